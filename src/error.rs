@@ -1,0 +1,275 @@
+//! The one error type of the API and its single mapping to HTTP: an RFC 9457 problem+json body.
+//!
+//! Client errors carry a `detail` written for the person integrating with the API. Server
+//! errors carry their cause for the log only; the body gets a generic sentence, so no SQL,
+//! database message, stack or secret can reach a response.
+
+use serde::Serialize;
+
+use crate::{auth::AuthError, domain::FieldError, store::StoreError};
+
+/// Problem types are `tag:` URIs (RFC 4151), as RFC 9457 suggests for identifiers that are
+/// stable for programs to switch on but not meant to be dereferenced.
+macro_rules! problem_type {
+    ($slug:literal) => {
+        concat!("tag:edge-task-api,2026:", $slug)
+    };
+}
+
+/// Seconds a client should wait before retrying when the database is unavailable.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the body or query failed validation, field by field.
+    Validation(Vec<FieldError>),
+    /// 400: the body is not the JSON this route takes; the string says how.
+    BadRequest(String),
+    /// 401: no valid bearer token.
+    Unauthenticated(AuthError),
+    /// 403: the token's user is not the path's user.
+    Forbidden,
+    /// 404: no such route, or no such task for this user.
+    NotFound,
+    /// 405: the route exists but not with this method; lists the ones it has.
+    MethodNotAllowed(&'static [&'static str]),
+    /// 413: the body is larger than the limit.
+    PayloadTooLarge,
+    /// 415: a body that is not JSON.
+    UnsupportedMediaType,
+    /// 500: a required setting is missing or invalid; names the setting for the log.
+    Misconfigured(String),
+    /// 503: the database could not be reached or timed out; the cause is for the log.
+    Unavailable(String),
+    /// 500: anything else; the cause is for the log.
+    Internal(String),
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Problem {
+    /// A stable identifier of the kind of problem, for programs to switch on.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// A short summary of the kind of problem.
+    pub title: &'static str,
+    /// The HTTP status code.
+    pub status: u16,
+    /// A sentence about this occurrence, for a person.
+    pub detail: String,
+    /// Field-level validation failures (400 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+impl ApiError {
+    /// The HTTP status code. This is the only place that decides it.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Validation(_) | Self::BadRequest(_) => 400,
+            Self::Unauthenticated(_) => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed(_) => 405,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::Misconfigured(_) | Self::Internal(_) => 500,
+            Self::Unavailable(_) => 503,
+        }
+    }
+
+    /// The cause to log server-side, for errors whose cause the client must not see.
+    pub fn server_cause(&self) -> Option<&str> {
+        match self {
+            Self::Misconfigured(cause) | Self::Unavailable(cause) | Self::Internal(cause) => {
+                Some(cause)
+            }
+            _ => None,
+        }
+    }
+
+    /// Response headers this error requires besides the content type.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::Unauthenticated(_) => vec![(
+                "WWW-Authenticate",
+                r#"Bearer error="invalid_token""#.to_owned(),
+            )],
+            Self::MethodNotAllowed(allowed) => vec![("Allow", allowed.join(", "))],
+            Self::Unavailable(_) => vec![("Retry-After", RETRY_AFTER_SECONDS.to_string())],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The body to send.
+    pub fn problem(&self) -> Problem {
+        let (kind, title, detail) = match self {
+            Self::Validation(_) => (
+                problem_type!("validation-error"),
+                "Invalid request",
+                "The request has invalid fields; see `errors`.".to_owned(),
+            ),
+            Self::BadRequest(detail) => (
+                problem_type!("malformed-body"),
+                "Malformed request body",
+                detail.clone(),
+            ),
+            Self::Unauthenticated(reason) => (
+                problem_type!("invalid-token"),
+                "Unauthorized",
+                reason.detail().to_owned(),
+            ),
+            Self::Forbidden => (
+                problem_type!("forbidden"),
+                "Forbidden",
+                "The token's user may not access another user's tasks.".to_owned(),
+            ),
+            Self::NotFound => (
+                problem_type!("not-found"),
+                "Not found",
+                "No such resource exists for this user.".to_owned(),
+            ),
+            Self::MethodNotAllowed(allowed) => (
+                problem_type!("method-not-allowed"),
+                "Method not allowed",
+                format!("This resource supports {}.", allowed.join(", ")),
+            ),
+            Self::PayloadTooLarge => (
+                problem_type!("payload-too-large"),
+                "Payload too large",
+                format!(
+                    "The request body is larger than the {} KiB limit.",
+                    crate::request::MAX_BODY_BYTES / 1024
+                ),
+            ),
+            Self::UnsupportedMediaType => (
+                problem_type!("unsupported-media-type"),
+                "Unsupported media type",
+                "Send the request body as JSON with `Content-Type: application/json`.".to_owned(),
+            ),
+            Self::Unavailable(_) => (
+                problem_type!("service-unavailable"),
+                "Service unavailable",
+                format!(
+                    "The database is unavailable right now; retry in {RETRY_AFTER_SECONDS} seconds."
+                ),
+            ),
+            Self::Misconfigured(_) | Self::Internal(_) => (
+                problem_type!("internal-error"),
+                "Internal server error",
+                "Something went wrong on our side; the error has been logged.".to_owned(),
+            ),
+        };
+        Problem {
+            kind,
+            title,
+            status: self.status(),
+            detail,
+            errors: match self {
+                Self::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Storage failures keep their class: retryable ones are 503, the rest 500.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            StoreError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_error() -> Vec<ApiError> {
+        vec![
+            ApiError::Validation(vec![FieldError::new("title", "must not be empty")]),
+            ApiError::BadRequest("The body is not valid JSON.".to_owned()),
+            ApiError::Unauthenticated(AuthError::Expired),
+            ApiError::Forbidden,
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed(&["GET", "POST", "OPTIONS"]),
+            ApiError::PayloadTooLarge,
+            ApiError::UnsupportedMediaType,
+            ApiError::Misconfigured("BETTER_AUTH_SECRET is not set".to_owned()),
+            ApiError::Unavailable("connection refused".to_owned()),
+            ApiError::Internal("relation \"tasks\" does not exist".to_owned()),
+        ]
+    }
+
+    #[test]
+    fn each_error_maps_to_its_status() {
+        let statuses: Vec<u16> = every_error().iter().map(ApiError::status).collect();
+        assert_eq!(
+            statuses,
+            [400, 400, 401, 403, 404, 405, 413, 415, 500, 503, 500]
+        );
+    }
+
+    #[test]
+    fn problem_status_matches_the_http_status_and_type_is_specific() {
+        for error in every_error() {
+            let problem = error.problem();
+            assert_eq!(problem.status, error.status(), "{error:?}");
+            assert!(problem.kind.starts_with("tag:edge-task-api,2026:"));
+            assert!(!problem.detail.is_empty(), "{error:?}");
+        }
+        assert_eq!(
+            ApiError::NotFound.problem().kind,
+            "tag:edge-task-api,2026:not-found"
+        );
+    }
+
+    #[test]
+    fn server_causes_never_reach_the_body() {
+        for error in every_error() {
+            let body = serde_json::to_string(&error.problem()).unwrap();
+            if let Some(cause) = error.server_cause() {
+                assert!(!body.contains(cause), "{body}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_validation_errors_list_fields() {
+        for error in every_error() {
+            let value = serde_json::to_value(error.problem()).unwrap();
+            let has_errors = value.get("errors").is_some();
+            assert_eq!(has_errors, matches!(error, ApiError::Validation(_)));
+        }
+    }
+
+    #[test]
+    fn store_errors_keep_their_class() {
+        let unavailable = ApiError::from(StoreError::Unavailable("x".into()));
+        let internal = ApiError::from(StoreError::Internal("y".into()));
+        assert_eq!((unavailable.status(), internal.status()), (503, 500));
+    }
+
+    #[test]
+    fn required_headers_are_present() {
+        assert_eq!(
+            ApiError::Unauthenticated(AuthError::BadSignature).headers(),
+            [(
+                "WWW-Authenticate",
+                r#"Bearer error="invalid_token""#.to_owned()
+            )]
+        );
+        assert_eq!(
+            ApiError::MethodNotAllowed(&["GET", "OPTIONS"]).headers(),
+            [("Allow", "GET, OPTIONS".to_owned())]
+        );
+        assert_eq!(
+            ApiError::Unavailable(String::new()).headers(),
+            [("Retry-After", "5".to_owned())]
+        );
+        assert!(ApiError::NotFound.headers().is_empty());
+    }
+}

@@ -1,0 +1,137 @@
+//! The edge-native task API: a Cloudflare Worker serving user-scoped tasks from PostgreSQL.
+//!
+//! Routes (all JSON; errors are RFC 9457 problem+json):
+//! - `GET /health`: database round trip, no auth
+//! - `GET|POST /api/{user_id}/tasks`
+//! - `GET|PUT|DELETE /api/{user_id}/tasks/{id}`
+//! - `PATCH /api/{user_id}/tasks/{id}/complete`
+//!
+//! A request flows: [`routes::resolve`] → [`Config::load`] → [`handlers::handle`] (auth,
+//! parsing into [`domain`] types, one [`store`] call) → [`error::ApiError`] for every failure →
+//! the headers every response carries (CORS, request id) → one [`telemetry`] log line.
+//! Run it with `npm start`; test it with `npm test` (see README.md).
+
+pub mod auth;
+pub mod config;
+pub mod cors;
+pub mod domain;
+pub mod error;
+pub mod handlers;
+pub mod request;
+pub mod routes;
+pub mod store;
+pub mod telemetry;
+
+use worker::{event, Context, Date, Env, Request, Response};
+
+pub use config::Config;
+use error::ApiError;
+use routes::Resolution;
+use telemetry::RequestLog;
+
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, _context: Context) -> worker::Result<Response> {
+    serve(request, &env).await
+}
+
+/// Serves one request. Every error becomes a problem response here; the only failure left is
+/// the runtime refusing to construct a response at all.
+async fn serve(mut request: Request, env: &Env) -> worker::Result<Response> {
+    let started = Date::now().as_millis();
+    let header = |name: &str| request.headers().get(name).ok().flatten();
+    let request_id = header("cf-ray").unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    let origin = header("origin");
+    let method = request.method().to_string();
+    let mut log = RequestLog::new(request_id.clone(), method.clone());
+
+    let config = Config::load(env);
+    let outcome = match &config {
+        Err(error) => Err(ApiError::Misconfigured(error.0.clone())),
+        Ok(config) => route(&mut request, &method, env, config, &mut log).await,
+    };
+    let mut response = match outcome {
+        Ok(response) => response,
+        Err(error) => problem_response(&error, &log)?,
+    };
+
+    let mut headers = vec![
+        ("X-Request-Id", request_id),
+        ("Vary", "Origin".to_owned()),
+        ("Cache-Control", "no-store".to_owned()),
+        ("X-Content-Type-Options", "nosniff".to_owned()),
+    ];
+    if let Ok(config) = &config {
+        if response
+            .headers()
+            .get("access-control-allow-methods")
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            headers.extend(config.allowed_origins.response_headers(origin.as_deref()));
+        }
+    }
+    for (name, value) in headers {
+        // Values are ours or echo a header the runtime already accepted, so this cannot fail;
+        // if it ever did, a missing header beats a failed response.
+        let _ = response.headers_mut().set(name, &value);
+    }
+
+    log.emit(
+        response.status_code(),
+        (Date::now().as_millis() - started) as f64,
+    );
+    Ok(response)
+}
+
+async fn route(
+    request: &mut Request,
+    method: &str,
+    env: &Env,
+    config: &Config,
+    log: &mut RequestLog,
+) -> Result<Response, ApiError> {
+    match routes::resolve(method, &request.path()) {
+        Resolution::NotFound => Err(ApiError::NotFound),
+        Resolution::MethodNotAllowed { allowed, pattern } => {
+            log.route = Some(pattern);
+            Err(ApiError::MethodNotAllowed(allowed))
+        }
+        Resolution::Preflight { allowed } => {
+            let origin = request.headers().get("origin").ok().flatten();
+            let response = Response::empty()
+                .map_err(|error| ApiError::Internal(error.to_string()))?
+                .with_status(204);
+            for (name, value) in config
+                .allowed_origins
+                .preflight_headers(origin.as_deref(), allowed)
+            {
+                let _ = response.headers().set(name, &value);
+            }
+            let _ = response.headers().set("Allow", &allowed.join(", "));
+            Ok(response)
+        }
+        Resolution::Serve { route, pattern } => {
+            log.route = Some(pattern);
+            let store = store::open(&config.database, env)?;
+            handlers::handle(route, request, config, store.as_ref(), log).await
+        }
+    }
+}
+
+/// The problem+json response for an error; logs the cause of server-side failures.
+fn problem_response(error: &ApiError, log: &RequestLog) -> worker::Result<Response> {
+    if let Some(cause) = error.server_cause() {
+        log.error_cause(error.status(), cause);
+    }
+    let body = serde_json::to_vec(&error.problem())
+        .map_err(|error| worker::Error::RustError(error.to_string()))?;
+    let response = Response::from_bytes(body)?.with_status(error.status());
+    response
+        .headers()
+        .set("Content-Type", "application/problem+json")?;
+    for (name, value) in error.headers() {
+        response.headers().set(name, &value)?;
+    }
+    Ok(response)
+}

@@ -1,0 +1,339 @@
+//! Turning request bodies into domain values, with every failure a precise client error.
+//!
+//! The parsing is pure over bytes and header values, so the bad-input table is unit-tested
+//! natively; `read_body` is the only part that touches the runtime.
+
+use serde_json::{Map, Value};
+use worker::Request;
+
+use crate::{
+    domain::{CompletionChange, Description, FieldError, NewTask, TaskId, TaskPatch, Title},
+    error::ApiError,
+};
+
+/// The largest request body accepted. Tasks are small; anything bigger is a mistake or abuse.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Reads the body, refusing oversized ones before and after reading.
+pub async fn read_body(request: &mut Request) -> Result<Vec<u8>, ApiError> {
+    let declared = request
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|length| length.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let body = request.bytes().await.map_err(|error| {
+        ApiError::BadRequest(format!("The request body could not be read: {error}."))
+    })?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    Ok(body)
+}
+
+/// Accepts `application/json` and `application/<something>+json`, with any parameters.
+pub fn require_json(content_type: Option<&str>) -> Result<(), ApiError> {
+    let essence = content_type
+        .and_then(|value| value.split(';').next())
+        .map(|value| value.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(other) if other.starts_with("application/") && other.ends_with("+json") => Ok(()),
+        _ => Err(ApiError::UnsupportedMediaType),
+    }
+}
+
+/// Parses a create body: `{title, description?, completed?}`; other fields are ignored.
+pub fn parse_new_task(content_type: Option<&str>, body: &[u8]) -> Result<NewTask, ApiError> {
+    let object = json_object(content_type, body)?;
+    let mut errors = Vec::new();
+
+    let title = match object.get("title") {
+        None | Some(Value::Null) => {
+            errors.push(FieldError::new("title", "is required"));
+            None
+        }
+        Some(value) => collect(
+            &mut errors,
+            string_field("title", value).and_then(Title::parse),
+        ),
+    };
+    let description = match object.get("description") {
+        None => None,
+        Some(value) => collect(&mut errors, description_field(value)).flatten(),
+    };
+    let completed = match object.get("completed") {
+        None => None,
+        Some(value) => collect(&mut errors, bool_field("completed", value)),
+    };
+
+    match (title, errors.is_empty()) {
+        (Some(title), true) => Ok(NewTask {
+            id: TaskId::generate(),
+            title,
+            description,
+            completed: completed.unwrap_or(false),
+        }),
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// Parses an update body: any of `title`, `description` (null clears it), `completed`.
+pub fn parse_patch(content_type: Option<&str>, body: &[u8]) -> Result<TaskPatch, ApiError> {
+    let object = json_object(content_type, body)?;
+    let mut errors = Vec::new();
+
+    let title = object.get("title").and_then(|value| {
+        collect(
+            &mut errors,
+            string_field("title", value).and_then(Title::parse),
+        )
+    });
+    let description = object
+        .get("description")
+        .and_then(|value| collect(&mut errors, description_field(value)));
+    let completed = object
+        .get("completed")
+        .and_then(|value| collect(&mut errors, bool_field("completed", value)));
+
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let patch = TaskPatch {
+        title,
+        description,
+        completed,
+    };
+    if patch.is_empty() {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "body",
+            "must contain at least one of title, description, completed",
+        )]));
+    }
+    Ok(patch)
+}
+
+/// Parses the optional body of `PATCH .../complete`: none toggles, `{"completed": b}` sets.
+pub fn parse_completion(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<CompletionChange, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(CompletionChange::Toggle);
+    }
+    let object = json_object(content_type, body)?;
+    match object.get("completed") {
+        None => Err(ApiError::Validation(vec![FieldError::new(
+            "completed",
+            "is required when a body is sent; send no body to toggle",
+        )])),
+        Some(value) => bool_field("completed", value)
+            .map(CompletionChange::Set)
+            .map_err(|error| ApiError::Validation(vec![error])),
+    }
+}
+
+fn json_object(content_type: Option<&str>, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    require_json(content_type)?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest(
+            "The request body is empty; send a JSON object.".to_owned(),
+        ));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(other) => Err(ApiError::BadRequest(format!(
+            "The request body must be a JSON object, not {}.",
+            json_kind(&other)
+        ))),
+        Err(error) => Err(ApiError::BadRequest(format!(
+            "The request body is not valid JSON (line {}, column {}).",
+            error.line(),
+            error.column()
+        ))),
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Records a field's error and yields its value when it has one.
+fn collect<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
+    result.map_err(|error| errors.push(error)).ok()
+}
+
+fn string_field<'a>(field: &str, value: &'a Value) -> Result<&'a str, FieldError> {
+    value.as_str().ok_or_else(|| {
+        FieldError::new(field, format!("must be a string, not {}", json_kind(value)))
+    })
+}
+
+fn bool_field(field: &str, value: &Value) -> Result<bool, FieldError> {
+    value.as_bool().ok_or_else(|| {
+        FieldError::new(
+            field,
+            format!("must be a boolean, not {}", json_kind(value)),
+        )
+    })
+}
+
+/// `null` means "no description"; a string is validated.
+fn description_field(value: &Value) -> Result<Option<Description>, FieldError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(text) => Description::parse(text).map(Some),
+        other => Err(FieldError::new(
+            "description",
+            format!("must be a string or null, not {}", json_kind(other)),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JSON: Option<&str> = Some("application/json");
+
+    fn field_errors(error: ApiError) -> Vec<(String, String)> {
+        match error {
+            ApiError::Validation(errors) => errors
+                .into_iter()
+                .map(|error| (error.field, error.message))
+                .collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_content_types_are_accepted_with_parameters_and_any_case() {
+        for content_type in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/merge-patch+json",
+        ] {
+            assert!(require_json(Some(content_type)).is_ok(), "{content_type}");
+        }
+    }
+
+    #[test]
+    fn other_content_types_are_unsupported() {
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            let error = parse_new_task(content_type, br#"{"title":"x"}"#).unwrap_err();
+            assert_eq!(error.status(), 415, "{content_type:?}");
+        }
+    }
+
+    #[test]
+    fn a_minimal_create_body_gets_defaults() {
+        let task = parse_new_task(JSON, br#"{"title":"  write tests  "}"#).unwrap();
+        assert_eq!(task.title.as_str(), "write tests");
+        assert_eq!(task.description, None);
+        assert!(!task.completed);
+    }
+
+    #[test]
+    fn a_full_create_body_is_taken_and_unknown_fields_ignored() {
+        let body = br#"{"title":"t","description":"d","completed":true,"priority":9}"#;
+        let task = parse_new_task(JSON, body).unwrap();
+        assert_eq!(task.description.unwrap().as_str(), "d");
+        assert!(task.completed);
+    }
+
+    #[test]
+    fn malformed_and_non_object_bodies_are_bad_requests() {
+        for (body, detail) in [
+            (&b"{\"title\": "[..], "not valid JSON"),
+            (b"[1,2]", "not an array"),
+            (b"\"title\"", "not a string"),
+            (b"null", "not null"),
+            (b"   ", "empty"),
+        ] {
+            match parse_new_task(JSON, body).unwrap_err() {
+                ApiError::BadRequest(text) => assert!(text.contains(detail), "{text}"),
+                other => panic!("expected a bad request, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_wrong_field_is_reported_at_once() {
+        let body = br#"{"title":5,"description":[],"completed":"yes"}"#;
+        let errors = field_errors(parse_new_task(JSON, body).unwrap_err());
+        assert_eq!(
+            errors,
+            [
+                ("title".into(), "must be a string, not a number".into()),
+                (
+                    "description".into(),
+                    "must be a string or null, not an array".into()
+                ),
+                ("completed".into(), "must be a boolean, not a string".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_or_null_title_is_required() {
+        for body in [&br#"{}"#[..], br#"{"title":null}"#] {
+            let errors = field_errors(parse_new_task(JSON, body).unwrap_err());
+            assert_eq!(errors, [("title".into(), "is required".into())]);
+        }
+    }
+
+    #[test]
+    fn a_patch_needs_at_least_one_known_field() {
+        let errors = field_errors(parse_patch(JSON, br#"{"colour":"red"}"#).unwrap_err());
+        assert_eq!(errors[0].0, "body");
+    }
+
+    #[test]
+    fn a_patch_distinguishes_clearing_from_leaving_the_description() {
+        let cleared = parse_patch(JSON, br#"{"description":null}"#).unwrap();
+        assert_eq!(cleared.description, Some(None));
+        let untouched = parse_patch(JSON, br#"{"completed":true}"#).unwrap();
+        assert_eq!(untouched.description, None);
+        assert_eq!(untouched.completed, Some(true));
+    }
+
+    #[test]
+    fn a_patch_validates_like_create() {
+        let errors = field_errors(parse_patch(JSON, br#"{"title":"   "}"#).unwrap_err());
+        assert_eq!(errors, [("title".into(), "must not be empty".into())]);
+    }
+
+    #[test]
+    fn completion_without_a_body_toggles_and_with_one_sets() {
+        assert_eq!(
+            parse_completion(None, b"").unwrap(),
+            CompletionChange::Toggle
+        );
+        assert_eq!(
+            parse_completion(JSON, br#"{"completed":false}"#).unwrap(),
+            CompletionChange::Set(false)
+        );
+        assert_eq!(parse_completion(JSON, b"{}").unwrap_err().status(), 400);
+        assert_eq!(
+            parse_completion(Some("text/plain"), b"true")
+                .unwrap_err()
+                .status(),
+            415
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! The Hyperdrive transport: tokio-postgres over a `worker::Socket` to the Hyperdrive binding.
+//!
+//! One connection per storage call (so one per request): I/O objects cannot outlive the
+//! request that made them, and Hyperdrive pools the real database connections anyway.
+//! Statements go out with `query_typed`, which sends Parse/Bind/Execute in one round trip with
+//! an unnamed statement: no separate prepare, and nothing named that a transaction-mode pool
+//! could route to the wrong backend.
+
+use async_trait::async_trait;
+use tokio_postgres::types::{ToSql, Type};
+use worker::{postgres_tls::PassthroughTls, Hyperdrive, SecureTransport, Socket};
+
+use super::{classify_sqlstate, sql::Param, sql::Statement, Row, StoreError, Transport};
+
+/// Reaches PostgreSQL through a Hyperdrive binding.
+pub struct HyperdriveTransport {
+    hyperdrive: Hyperdrive,
+}
+
+impl HyperdriveTransport {
+    /// Uses the given binding.
+    pub fn new(hyperdrive: Hyperdrive) -> Self {
+        Self { hyperdrive }
+    }
+
+    async fn connect(&self) -> Result<tokio_postgres::Client, StoreError> {
+        let config = self
+            .hyperdrive
+            .connection_string()
+            .parse::<tokio_postgres::Config>()
+            .map_err(|error| {
+                StoreError::Internal(format!(
+                    "Hyperdrive connection string: {}",
+                    describe(&error)
+                ))
+            })?;
+        let socket = Socket::builder()
+            .secure_transport(SecureTransport::StartTls)
+            .connect(self.hyperdrive.host(), self.hyperdrive.port())
+            .map_err(|error| StoreError::Unavailable(format!("opening a socket: {error}")))?;
+        let (client, connection) = config
+            .connect_raw(socket, PassthroughTls)
+            .await
+            .map_err(|error| from_postgres("connecting", &error))?;
+        // The connection future drives the socket; it ends when the client is dropped at the
+        // end of the storage call, which closes the connection.
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            if let Err(error) = connection.await {
+                worker::console_error!(
+                    "{}",
+                    serde_json::json!({
+                        "level": "error",
+                        "message": "database connection ended with an error",
+                        "cause": describe(&error),
+                    })
+                );
+            }
+        });
+        Ok(client)
+    }
+}
+
+#[async_trait(?Send)]
+impl Transport for HyperdriveTransport {
+    async fn query(&self, statement: &Statement) -> Result<Vec<Row>, StoreError> {
+        let client = self.connect().await?;
+        let params: Vec<(&(dyn ToSql + Sync), Type)> = statement
+            .params
+            .iter()
+            .map(|param| match param {
+                Param::Text(value) => (value as &(dyn ToSql + Sync), Type::TEXT),
+                Param::Bool(value) => (value as &(dyn ToSql + Sync), Type::BOOL),
+            })
+            .collect();
+        let rows = client
+            .query_typed(&statement.text, &params)
+            .await
+            .map_err(|error| from_postgres("running a statement", &error))?;
+        rows.iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|index| row.try_get::<_, Option<String>>(index))
+                    .collect::<Result<Row, _>>()
+                    .map_err(|error| {
+                        StoreError::Internal(format!("decoding a row: {}", describe(&error)))
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Classifies a driver error: by SQLSTATE when the server sent one; otherwise it is an I/O or
+/// protocol failure on the way to the database, which makes it unreachable for now.
+fn from_postgres(action: &str, error: &tokio_postgres::Error) -> StoreError {
+    let cause = format!("{action}: {}", describe(error));
+    match error.code() {
+        Some(code) => classify_sqlstate(code.code(), cause),
+        None => StoreError::Unavailable(cause),
+    }
+}
+
+/// An error with its whole chain of sources, for the log.
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,294 @@
+//! Task storage: one interface for the handlers, one SQL module, one transport per way of
+//! reaching PostgreSQL.
+//!
+//! [`TaskStore`] is what handlers call. [`SqlStore`] implements it once, for any
+//! [`Transport`]: it builds statements from [`sql`] and decodes the rows, so a transport only
+//! moves a statement to the database and text rows back. That keeps SQL out of the transports
+//! and transport details out of the handlers.
+
+pub mod hyperdrive;
+pub mod sql;
+
+use async_trait::async_trait;
+use std::time::Duration;
+
+use worker::Env;
+
+use crate::config::DatabaseConfig;
+use crate::domain::{CompletionChange, ListQuery, NewTask, Task, TaskId, TaskPatch, UserId};
+use hyperdrive::HyperdriveTransport;
+use sql::Statement;
+
+/// The longest a single storage call may take, connection included, before the request is
+/// answered with 503 rather than left hanging.
+pub const STORAGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a storage call failed. The string is the full cause, for the log only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The database could not be reached, refused work for now, or timed out: worth a retry.
+    Unavailable(String),
+    /// Anything else: a bug, a missing migration, a misconfigured credential.
+    Internal(String),
+}
+
+/// One row as text columns; NULL is `None`.
+pub type Row = Vec<Option<String>>;
+
+/// The storage operations of the API. Every method takes the caller's user id first and
+/// can only see that user's tasks.
+#[async_trait(?Send)]
+pub trait TaskStore {
+    /// Proves the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// The user's tasks, filtered and sorted.
+    async fn list(&self, user: &UserId, query: &ListQuery) -> Result<Vec<Task>, StoreError>;
+    /// Stores a new task and returns it as stored.
+    async fn create(&self, user: &UserId, task: &NewTask) -> Result<Task, StoreError>;
+    /// One task, if the user has it.
+    async fn get(&self, user: &UserId, task: TaskId) -> Result<Option<Task>, StoreError>;
+    /// Applies a partial update; `None` if the user has no such task.
+    async fn update(
+        &self,
+        user: &UserId,
+        task: TaskId,
+        patch: &TaskPatch,
+    ) -> Result<Option<Task>, StoreError>;
+    /// Sets or toggles completion; `None` if the user has no such task.
+    async fn change_completion(
+        &self,
+        user: &UserId,
+        task: TaskId,
+        change: CompletionChange,
+    ) -> Result<Option<Task>, StoreError>;
+    /// Deletes a task; `false` if the user had no such task.
+    async fn delete(&self, user: &UserId, task: TaskId) -> Result<bool, StoreError>;
+}
+
+/// A way of running one statement against PostgreSQL.
+#[async_trait(?Send)]
+pub trait Transport {
+    /// Runs the statement and returns its rows as text.
+    async fn query(&self, statement: &Statement) -> Result<Vec<Row>, StoreError>;
+}
+
+/// Opens the store the configuration selects. Nothing connects until the first call.
+pub fn open(database: &DatabaseConfig, env: &Env) -> Result<Box<dyn TaskStore>, StoreError> {
+    match database {
+        DatabaseConfig::Hyperdrive { binding } => {
+            let hyperdrive = env.hyperdrive(binding).map_err(|error| {
+                StoreError::Internal(format!("Hyperdrive binding `{binding}`: {error}"))
+            })?;
+            Ok(Box::new(SqlStore::new(HyperdriveTransport::new(
+                hyperdrive,
+            ))))
+        }
+    }
+}
+
+/// [`TaskStore`] over any [`Transport`].
+pub struct SqlStore<T> {
+    transport: T,
+}
+
+impl<T: Transport> SqlStore<T> {
+    /// Wraps a transport.
+    pub fn new(transport: T) -> Self {
+        Self { transport }
+    }
+
+    async fn rows(&self, statement: Statement) -> Result<Vec<Row>, StoreError> {
+        with_timeout(self.transport.query(&statement)).await
+    }
+
+    async fn task(&self, statement: Statement) -> Result<Option<Task>, StoreError> {
+        self.rows(statement)
+            .await?
+            .into_iter()
+            .next()
+            .map(task_from_row)
+            .transpose()
+    }
+}
+
+#[async_trait(?Send)]
+impl<T: Transport> TaskStore for SqlStore<T> {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.rows(sql::ping()).await.map(drop)
+    }
+
+    async fn list(&self, user: &UserId, query: &ListQuery) -> Result<Vec<Task>, StoreError> {
+        self.rows(sql::list_tasks(user, query))
+            .await?
+            .into_iter()
+            .map(task_from_row)
+            .collect()
+    }
+
+    async fn create(&self, user: &UserId, task: &NewTask) -> Result<Task, StoreError> {
+        self.task(sql::insert_task(user, task))
+            .await?
+            .ok_or_else(|| StoreError::Internal("INSERT ... RETURNING returned no row".to_owned()))
+    }
+
+    async fn get(&self, user: &UserId, task: TaskId) -> Result<Option<Task>, StoreError> {
+        self.task(sql::select_task(user, task)).await
+    }
+
+    async fn update(
+        &self,
+        user: &UserId,
+        task: TaskId,
+        patch: &TaskPatch,
+    ) -> Result<Option<Task>, StoreError> {
+        self.task(sql::update_task(user, task, patch)).await
+    }
+
+    async fn change_completion(
+        &self,
+        user: &UserId,
+        task: TaskId,
+        change: CompletionChange,
+    ) -> Result<Option<Task>, StoreError> {
+        self.task(sql::change_completion(user, task, change)).await
+    }
+
+    async fn delete(&self, user: &UserId, task: TaskId) -> Result<bool, StoreError> {
+        Ok(!self.rows(sql::delete_task(user, task)).await?.is_empty())
+    }
+}
+
+/// Decodes a row laid out as [`sql::TASK_COLUMNS`].
+pub fn task_from_row(row: Row) -> Result<Task, StoreError> {
+    let malformed = || StoreError::Internal(format!("unexpected task row shape: {row:?}"));
+    let [id, user_id, title, description, completed, created_at, updated_at]: [Option<String>; 7] =
+        row.clone().try_into().map_err(|_| malformed())?;
+    let completed = match completed.as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        _ => return Err(malformed()),
+    };
+    match (id, user_id, title, created_at, updated_at) {
+        (Some(id), Some(user_id), Some(title), Some(created_at), Some(updated_at)) => Ok(Task {
+            id,
+            user_id,
+            title,
+            description,
+            completed,
+            created_at,
+            updated_at,
+        }),
+        _ => Err(malformed()),
+    }
+}
+
+/// Sorts a SQLSTATE into retryable unavailability or an internal fault.
+pub fn classify_sqlstate(code: &str, cause: String) -> StoreError {
+    let retryable = code.starts_with("08") // connection exception
+        || code.starts_with("53") // insufficient resources, too many connections
+        || code.starts_with("57P") // server shutting down or starting up
+        || code == "40001" // serialization failure
+        || code == "40P01" // deadlock detected
+        || code == "55P03"; // lock not available
+    if retryable {
+        StoreError::Unavailable(cause)
+    } else {
+        StoreError::Internal(cause)
+    }
+}
+
+/// Bounds a storage call by [`STORAGE_TIMEOUT`] with the runtime's timer.
+async fn with_timeout<F, T>(call: F) -> Result<T, StoreError>
+where
+    F: std::future::Future<Output = Result<T, StoreError>>,
+{
+    use futures_util::future::{select, Either};
+    let call = std::pin::pin!(call);
+    let deadline = worker::Delay::from(STORAGE_TIMEOUT);
+    match select(call, deadline).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), _)) => Err(StoreError::Unavailable(format!(
+            "storage call timed out after {} s",
+            STORAGE_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(values: &[Option<&str>]) -> Row {
+        values
+            .iter()
+            .map(|value| value.map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn a_full_row_decodes_into_a_task() {
+        let task = task_from_row(row(&[
+            Some("0190f0a0-0000-7000-8000-000000000000"),
+            Some("u"),
+            Some("title"),
+            None,
+            Some("true"),
+            Some("2026-11-27T16:00:00.000001Z"),
+            Some("2026-11-27T16:00:01.000000Z"),
+        ]))
+        .unwrap();
+        assert_eq!(task.description, None);
+        assert!(task.completed);
+        assert_eq!(task.updated_at, "2026-11-27T16:00:01.000000Z");
+    }
+
+    #[test]
+    fn rows_of_the_wrong_shape_are_internal_errors() {
+        assert!(matches!(
+            task_from_row(row(&[Some("id")])),
+            Err(StoreError::Internal(_))
+        ));
+        let bad_bool = row(&[
+            Some("i"),
+            Some("u"),
+            Some("t"),
+            None,
+            Some("t"),
+            Some("c"),
+            Some("u"),
+        ]);
+        assert!(task_from_row(bad_bool).is_err());
+        let null_title = row(&[
+            Some("i"),
+            Some("u"),
+            None,
+            None,
+            Some("false"),
+            Some("c"),
+            Some("u"),
+        ]);
+        assert!(task_from_row(null_title).is_err());
+    }
+
+    #[test]
+    fn sqlstates_are_sorted_into_retryable_and_not() {
+        for code in ["08006", "53300", "57P01", "57P03", "40001"] {
+            assert!(
+                matches!(
+                    classify_sqlstate(code, String::new()),
+                    StoreError::Unavailable(_)
+                ),
+                "{code}"
+            );
+        }
+        for code in ["42P01", "28P01", "23514", "22P02"] {
+            assert!(
+                matches!(
+                    classify_sqlstate(code, String::new()),
+                    StoreError::Internal(_)
+                ),
+                "{code}"
+            );
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Every SQL statement the API runs, and nothing else. Both transports execute these same
+//! statements; they differ only in how the bytes travel.
+//!
+//! Rules every statement here follows:
+//! - values travel as parameters, never in the text; the only text that varies is chosen
+//!   from closed enums (sort column, direction, status filter);
+//! - every statement on `tasks` has `user_id = $1` in its WHERE clause, so a task that is not
+//!   the caller's cannot be read, changed or deleted by any code path;
+//! - every column comes back as text in one canonical form (see [`TASK_COLUMNS`]), so the two
+//!   transports decode identical strings and return byte-identical JSON.
+
+use crate::domain::{
+    CompletionChange, ListQuery, NewTask, SortKey, SortOrder, StatusFilter, TaskId, TaskPatch,
+    UserId,
+};
+
+/// A statement parameter. Parameters are typed as text or boolean on the wire; the statement
+/// casts them (`$2::uuid`), which keeps the types identical whichever transport sends them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// A text value or NULL.
+    Text(Option<String>),
+    /// A boolean value or NULL.
+    Bool(Option<bool>),
+}
+
+/// One parameterized statement, ready for a transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// The SQL text, with `$n` placeholders.
+    pub text: String,
+    /// The values for the placeholders, in order.
+    pub params: Vec<Param>,
+}
+
+/// The task columns in the order [`super::task_from_row`] reads them. Timestamps are formatted
+/// by the database as RFC 3339 UTC with microseconds, independent of the session's TimeZone
+/// and DateStyle, which a pooled connection does not let us set.
+pub const TASK_COLUMNS: &str = "id::text, user_id, title, description, completed::text, \
+     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+     to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
+fn user_and_task(user: &UserId, task: TaskId) -> Vec<Param> {
+    vec![
+        Param::Text(Some(user.as_str().to_owned())),
+        Param::Text(Some(task.to_text())),
+    ]
+}
+
+/// A round trip that proves the database answers.
+pub fn ping() -> Statement {
+    Statement {
+        text: "SELECT 'ok'".to_owned(),
+        params: Vec::new(),
+    }
+}
+
+/// Inserts a task and returns it.
+pub fn insert_task(user: &UserId, task: &NewTask) -> Statement {
+    Statement {
+        text: format!(
+            "INSERT INTO tasks (user_id, id, title, description, completed) \
+             VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::boolean) \
+             RETURNING {TASK_COLUMNS}"
+        ),
+        params: vec![
+            Param::Text(Some(user.as_str().to_owned())),
+            Param::Text(Some(task.id.to_text())),
+            Param::Text(Some(task.title.as_str().to_owned())),
+            Param::Text(
+                task.description
+                    .as_ref()
+                    .map(|text| text.as_str().to_owned()),
+            ),
+            Param::Bool(Some(task.completed)),
+        ],
+    }
+}
+
+/// Reads one of the user's tasks.
+pub fn select_task(user: &UserId, task: TaskId) -> Statement {
+    Statement {
+        text: format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text AND id = $2::uuid"
+        ),
+        params: user_and_task(user, task),
+    }
+}
+
+/// Lists the user's tasks, filtered and ordered as asked. The id breaks ties, so the order
+/// is total and stable between calls.
+pub fn list_tasks(user: &UserId, query: &ListQuery) -> Statement {
+    let filter = match query.status {
+        StatusFilter::All => "",
+        StatusFilter::Pending => " AND NOT completed",
+        StatusFilter::Completed => " AND completed",
+    };
+    let column = match query.sort {
+        SortKey::Created => "created_at",
+        SortKey::Updated => "updated_at",
+        SortKey::Title => "lower(title)",
+    };
+    let direction = match query.order {
+        SortOrder::Ascending => "ASC",
+        SortOrder::Descending => "DESC",
+    };
+    Statement {
+        text: format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text{filter} \
+             ORDER BY {column} {direction}, id {direction}"
+        ),
+        params: vec![Param::Text(Some(user.as_str().to_owned()))],
+    }
+}
+
+/// Applies a partial update and returns the task. `$4` says whether to touch the
+/// description at all, since NULL in `$5` means "clear it".
+pub fn update_task(user: &UserId, task: TaskId, patch: &TaskPatch) -> Statement {
+    let mut params = user_and_task(user, task);
+    params.extend([
+        Param::Text(patch.title.as_ref().map(|title| title.as_str().to_owned())),
+        Param::Bool(Some(patch.description.is_some())),
+        Param::Text(
+            patch
+                .description
+                .as_ref()
+                .and_then(|description| description.as_ref())
+                .map(|description| description.as_str().to_owned()),
+        ),
+        Param::Bool(patch.completed),
+    ]);
+    Statement {
+        text: format!(
+            "UPDATE tasks SET \
+             title = COALESCE($3::text, title), \
+             description = CASE WHEN $4::boolean THEN $5::text ELSE description END, \
+             completed = COALESCE($6::boolean, completed) \
+             WHERE user_id = $1::text AND id = $2::uuid \
+             RETURNING {TASK_COLUMNS}"
+        ),
+        params,
+    }
+}
+
+/// Sets or toggles completion in one statement: the row lock serializes concurrent toggles,
+/// so none is lost.
+pub fn change_completion(user: &UserId, task: TaskId, change: CompletionChange) -> Statement {
+    let mut params = user_and_task(user, task);
+    params.push(Param::Bool(match change {
+        CompletionChange::Toggle => None,
+        CompletionChange::Set(completed) => Some(completed),
+    }));
+    Statement {
+        text: format!(
+            "UPDATE tasks SET completed = COALESCE($3::boolean, NOT completed) \
+             WHERE user_id = $1::text AND id = $2::uuid \
+             RETURNING {TASK_COLUMNS}"
+        ),
+        params,
+    }
+}
+
+/// Deletes one of the user's tasks; returns its id when there was one.
+pub fn delete_task(user: &UserId, task: TaskId) -> Statement {
+    Statement {
+        text: "DELETE FROM tasks WHERE user_id = $1::text AND id = $2::uuid RETURNING id::text"
+            .to_owned(),
+        params: user_and_task(user, task),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Description, Title};
+
+    fn user() -> UserId {
+        UserId::parse("user-1").unwrap()
+    }
+
+    fn every_task_statement() -> Vec<Statement> {
+        let task = TaskId::generate();
+        let new_task = NewTask {
+            id: task,
+            title: Title::parse("t").unwrap(),
+            description: None,
+            completed: false,
+        };
+        let patch = TaskPatch {
+            title: None,
+            description: Some(None),
+            completed: Some(true),
+        };
+        let mut statements = vec![
+            insert_task(&user(), &new_task),
+            select_task(&user(), task),
+            update_task(&user(), task, &patch),
+            change_completion(&user(), task, CompletionChange::Toggle),
+            delete_task(&user(), task),
+        ];
+        for status in [
+            StatusFilter::All,
+            StatusFilter::Pending,
+            StatusFilter::Completed,
+        ] {
+            for sort in [SortKey::Created, SortKey::Updated, SortKey::Title] {
+                for order in [SortOrder::Ascending, SortOrder::Descending] {
+                    let query = ListQuery {
+                        status,
+                        sort,
+                        order,
+                    };
+                    statements.push(list_tasks(&user(), &query));
+                }
+            }
+        }
+        statements
+    }
+
+    #[test]
+    fn every_statement_is_scoped_to_the_user_in_its_first_parameter() {
+        for statement in every_task_statement() {
+            assert!(
+                statement.text.contains("user_id = $1::text")
+                    || statement.text.contains("VALUES ($1::text"),
+                "{}",
+                statement.text
+            );
+            assert_eq!(statement.params[0], Param::Text(Some("user-1".to_owned())));
+        }
+    }
+
+    #[test]
+    fn placeholders_and_parameters_agree_in_number() {
+        for statement in every_task_statement() {
+            let highest = (1..=statement.params.len() + 1)
+                .rev()
+                .find(|n| statement.text.contains(&format!("${n}")))
+                .unwrap_or(0);
+            assert_eq!(highest, statement.params.len(), "{}", statement.text);
+        }
+    }
+
+    #[test]
+    fn user_values_never_enter_the_sql_text() {
+        let hostile = "'); DROP TABLE tasks; --";
+        let user = UserId::parse(hostile).unwrap();
+        let task = NewTask {
+            id: TaskId::generate(),
+            title: Title::parse(hostile).unwrap(),
+            description: Some(Description::parse(hostile).unwrap()),
+            completed: false,
+        };
+        let statement = insert_task(&user, &task);
+        assert!(!statement.text.contains("DROP"));
+        assert!(statement
+            .params
+            .contains(&Param::Text(Some(hostile.to_owned()))));
+    }
+
+    #[test]
+    fn lists_filter_and_order_as_asked_with_a_total_order() {
+        let query = ListQuery {
+            status: StatusFilter::Pending,
+            sort: SortKey::Title,
+            order: SortOrder::Ascending,
+        };
+        let text = list_tasks(&user(), &query).text;
+        assert!(text.contains("AND NOT completed"));
+        assert!(text.ends_with("ORDER BY lower(title) ASC, id ASC"));
+    }
+
+    #[test]
+    fn toggling_leaves_the_new_value_to_the_database() {
+        let statement = change_completion(&user(), TaskId::generate(), CompletionChange::Toggle);
+        assert!(statement
+            .text
+            .contains("COALESCE($3::boolean, NOT completed)"));
+        assert_eq!(statement.params[2], Param::Bool(None));
+    }
+}
