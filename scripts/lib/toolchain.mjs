@@ -114,6 +114,15 @@ export function workerBuildEnv(tools) {
   };
 }
 
+/**
+ * The environment for child processes: node_modules/.bin first on PATH, so `node`, wrangler
+ * and workerd resolve to the project's versions (Node 22 among them).
+ */
+export function projectEnv(extra = {}) {
+  const path = [join(ROOT, 'node_modules', '.bin'), process.env.PATH].filter(Boolean).join(':');
+  return { ...process.env, PATH: path, ...extra };
+}
+
 /** Everything, in order. Returns the Rust tool paths. */
 export function ensureAll() {
   ensureNodeModules();

@@ -1,56 +1,56 @@
-//! Local stand-in for Neon's "SQL over HTTP" endpoint (`POST /sql`), for tests.
-//!
-//! It speaks the wire contract of Neon's proxy (neondatabase/neon,
-//! proxy/src/serverless/{sql_over_http,json,http_util,error}.rs) closely enough
-//! that the official driver (`@neondatabase/serverless`'s `neon()`) and hand-rolled
-//! HTTP clients see the same requests succeed or fail in the same way, and get
-//! the same JSON back. Queries run on a real PostgreSQL reached with `pg`.
-//!
-//! Covered:
-//! - `POST /sql`; `OPTIONS /sql` (CORS preflight); any other route → 400 `"query is not supported"`.
-//! - `Neon-Connection-String` (postgres:// or postgresql://, user + password required,
-//!   percent-decoded user/password/db, optional `options` query parameter). One small
-//!   `pg` pool per distinct connection string; every connection is reset after use with
-//!   the proxy's own reset script, and thrown away after a failed single query.
-//! - Bodies `{query, params?, arrayMode?}` and `{queries: [...]}`, parsed like the
-//!   proxy's untagged serde enum (same error messages for a body that is not JSON or
-//!   fits neither form).
-//! - JSON params → Postgres text params exactly like `json_to_pg_text`: null → NULL,
-//!   bools/numbers → their serde_json text (so `1.0` stays "1.0"), objects → compact JSON
-//!   with sorted keys, arrays → Postgres array literals (strings JSON-escaped inside).
-//! - Statements run with the extended protocol (one statement per query, like the proxy).
-//! - Responses `{fields, rows, command, rowCount, rowAsArray}` / `{results: [...]}`, with
-//!   field metadata as Postgres reports it; `Neon-Array-Mode` and per-query `arrayMode`.
-//! - `Neon-Raw-Text-Output: true` → every non-null value is Postgres' text ("t" for true).
-//!   Otherwise the proxy's conversion: bool → true/false, int2/int4 → number,
-//!   float4/float8 → number (formatted like Rust's ryu, NaN/±Infinity as strings),
-//!   json/jsonb → embedded verbatim, arrays (any element type) → JSON arrays, every other
-//!   type (int8, numeric, timestamptz, uuid, ...) → its text. The proxy's array parser is
-//!   reproduced with its quirks (e.g. an empty `text[]` becomes `[""]`).
-//! - Batches run in one transaction: `START TRANSACTION` with `Neon-Batch-Isolation-Level`
-//!   (Serializable | ReadUncommitted | ReadCommitted | RepeatableRead, anything else → 400),
-//!   `Neon-Batch-Read-Only: true`, `Neon-Batch-Deferrable: true`; COMMIT on success,
-//!   ROLLBACK and the error on failure; these headers are echoed on batch responses.
-//! - Errors: JSON `{message, code, detail, hint, position, internalPosition, internalQuery,
-//!   severity, where, table, column, schema, dataType, constraint, file, line, routine}`
-//!   (`code`/`severity` are "" and the rest null when there is no Postgres error), with the
-//!   proxy's statuses: bad header/connection string/body → 400, body over 10 MiB → 413,
-//!   SQL error → 400, wrong password → 400 "password authentication failed for user '<u>'",
-//!   unknown database → 400 (3D000), other Postgres refusals at connect → 500, database
-//!   unreachable → 500 "Couldn't connect to compute node", response over 10 MiB → 507,
-//!   unparsable Postgres output → 500 "could not parse postgres response".
-//!
-//! Not covered (deliberately):
-//! - TLS, HTTP/2, WebSockets (the driver's Pool/Client path), JWT / `Authorization`
-//!   auth (an Authorization header is refused as the password-only proxy does),
-//!   the Neon control plane (endpoint ids, waking computes, IP allow lists, rate limits).
-//! - The real proxy rejects IP-address hosts ("missing hostname"); this one accepts them and
-//!   connects straight to the host/port in the connection string.
-//! - Neon's pool semantics: password checked by the proxy before reusing a pooled
-//!   connection, `Neon-Pool-Opt-In`, pool sizes and idle timeouts, request timeouts,
-//!   query cancellation when the client disconnects, compute-side settings (TimeZone...).
-//! - Connection-string query parameters other than `options` (e.g. `sslmode`) are ignored.
-//! - Exact wording of serde/url error messages (same prefixes, JS wording for the details).
+// Local stand-in for Neon's "SQL over HTTP" endpoint (`POST /sql`), for tests.
+//
+// It speaks the wire contract of Neon's proxy (neondatabase/neon,
+// proxy/src/serverless/{sql_over_http,json,http_util,error}.rs) closely enough
+// that the official driver (`@neondatabase/serverless`'s `neon()`) and hand-rolled
+// HTTP clients see the same requests succeed or fail in the same way, and get
+// the same JSON back. Queries run on a real PostgreSQL reached with `pg`.
+//
+// Covered:
+// - `POST /sql`; `OPTIONS /sql` (CORS preflight); any other route → 400 `"query is not supported"`.
+// - `Neon-Connection-String` (postgres:// or postgresql://, user + password required,
+//   percent-decoded user/password/db, optional `options` query parameter). One small
+//   `pg` pool per distinct connection string; every connection is reset after use with
+//   the proxy's own reset script, and thrown away after a failed single query.
+// - Bodies `{query, params?, arrayMode?}` and `{queries: [...]}`, parsed like the
+//   proxy's untagged serde enum (same error messages for a body that is not JSON or
+//   fits neither form).
+// - JSON params → Postgres text params exactly like `json_to_pg_text`: null → NULL,
+//   bools/numbers → their serde_json text (so `1.0` stays "1.0"), objects → compact JSON
+//   with sorted keys, arrays → Postgres array literals (strings JSON-escaped inside).
+// - Statements run with the extended protocol (one statement per query, like the proxy).
+// - Responses `{fields, rows, command, rowCount, rowAsArray}` / `{results: [...]}`, with
+//   field metadata as Postgres reports it; `Neon-Array-Mode` and per-query `arrayMode`.
+// - `Neon-Raw-Text-Output: true` → every non-null value is Postgres' text ("t" for true).
+//   Otherwise the proxy's conversion: bool → true/false, int2/int4 → number,
+//   float4/float8 → number (formatted like Rust's ryu, NaN/±Infinity as strings),
+//   json/jsonb → embedded verbatim, arrays (any element type) → JSON arrays, every other
+//   type (int8, numeric, timestamptz, uuid, ...) → its text. The proxy's array parser is
+//   reproduced with its quirks (e.g. an empty `text[]` becomes `[""]`).
+// - Batches run in one transaction: `START TRANSACTION` with `Neon-Batch-Isolation-Level`
+//   (Serializable | ReadUncommitted | ReadCommitted | RepeatableRead, anything else → 400),
+//   `Neon-Batch-Read-Only: true`, `Neon-Batch-Deferrable: true`; COMMIT on success,
+//   ROLLBACK and the error on failure; these headers are echoed on batch responses.
+// - Errors: JSON `{message, code, detail, hint, position, internalPosition, internalQuery,
+//   severity, where, table, column, schema, dataType, constraint, file, line, routine}`
+//   (`code`/`severity` are "" and the rest null when there is no Postgres error), with the
+//   proxy's statuses: bad header/connection string/body → 400, body over 10 MiB → 413,
+//   SQL error → 400, wrong password → 400 "password authentication failed for user '<u>'",
+//   unknown database → 400 (3D000), other Postgres refusals at connect → 500, database
+//   unreachable → 500 "Couldn't connect to compute node", response over 10 MiB → 507,
+//   unparsable Postgres output → 500 "could not parse postgres response".
+//
+// Not covered (deliberately):
+// - TLS, HTTP/2, WebSockets (the driver's Pool/Client path), JWT / `Authorization`
+//   auth (an Authorization header is refused as the password-only proxy does),
+//   the Neon control plane (endpoint ids, waking computes, IP allow lists, rate limits).
+// - The real proxy rejects IP-address hosts ("missing hostname"); this one accepts them and
+//   connects straight to the host/port in the connection string.
+// - Neon's pool semantics: password checked by the proxy before reusing a pooled
+//   connection, `Neon-Pool-Opt-In`, pool sizes and idle timeouts, request timeouts,
+//   query cancellation when the client disconnects, compute-side settings (TimeZone...).
+// - Connection-string query parameters other than `options` (e.g. `sslmode`) are ignored.
+// - Exact wording of serde/url error messages (same prefixes, JS wording for the details).
 
 import http from 'node:http';
 import pg from 'pg';

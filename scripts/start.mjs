@@ -1,0 +1,69 @@
+// `npm start`: the API on http://127.0.0.1:8787 under `wrangler dev` (a real workerd), with a
+// local PostgreSQL started here, migrations applied and a dev secret in place.
+//
+//   PORT=9000 npm start           another port for the API
+//   PG_PORT=6000 npm start        another port for the embedded PostgreSQL (default 54329)
+//   DATABASE_URL=postgres://… npm start
+//                                 use your own PostgreSQL instead; none is started
+//
+// Data lives in .local/postgres and survives restarts. Ctrl-C stops everything started here.
+
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureAll, projectEnv, ROOT, step } from './lib/toolchain.mjs';
+
+ensureAll();
+const { migrate, startPostgres } = await import('./lib/postgres.mjs');
+
+const devVars = join(ROOT, '.dev.vars');
+if (existsSync(devVars)) {
+  step('.dev.vars: present');
+} else {
+  copyFileSync(join(ROOT, '.dev.vars.example'), devVars);
+  step('.dev.vars: created from .dev.vars.example (a dev-only BETTER_AUTH_SECRET)');
+}
+
+let postgres;
+let databaseUrl = process.env.DATABASE_URL;
+if (databaseUrl) {
+  step('PostgreSQL: using DATABASE_URL');
+} else {
+  const port = Number(process.env.PG_PORT ?? 54329);
+  step(`PostgreSQL: starting on 127.0.0.1:${port} (data in .local/postgres)`);
+  postgres = await startPostgres({ dataDir: join(ROOT, '.local', 'postgres'), port });
+  databaseUrl = postgres.url;
+}
+step('migrations: applying');
+migrate(databaseUrl);
+
+const port = process.env.PORT ?? '8787';
+step(`wrangler dev: starting on http://127.0.0.1:${port}`);
+const wrangler = spawn(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['dev', '--ip', '127.0.0.1', '--port', port], {
+  cwd: ROOT,
+  stdio: 'inherit',
+  env: projectEnv({
+    // Wins over localConnectionString in wrangler.toml.
+    CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: databaseUrl,
+    WRANGLER_SEND_METRICS: 'false',
+  }),
+});
+
+let stopping = false;
+async function stop(code) {
+  if (stopping) return;
+  stopping = true;
+  if (wrangler.exitCode === null) {
+    const exited = new Promise((resolve) => wrangler.once('exit', resolve));
+    wrangler.kill('SIGINT');
+    await exited;
+  }
+  if (postgres) {
+    step('PostgreSQL: stopping');
+    await postgres.stop();
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+wrangler.on('exit', (code) => stop(code ?? 0));

@@ -1,0 +1,110 @@
+// Bad input, table-driven: every case gets a clear problem response, never a crash, and
+// nothing is stored. Hostile strings are stored and returned verbatim.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Api, assertProblem, assertTaskShape, newUser } from './support/api.mjs';
+import { startStack } from './support/stack.mjs';
+
+let stack;
+let api;
+before(async () => {
+  stack = await startStack();
+  api = new Api(stack.url);
+});
+after(() => stack?.stop());
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+describe('rejected create bodies', () => {
+  const cases = [
+    ['malformed JSON', { body: '{"title": "unterminated', headers: JSON_TYPE }, 400, null],
+    ['an array body', { json: [{ title: 'x' }] }, 400, null],
+    ['a string body', { json: 'title' }, 400, null],
+    ['null', { body: 'null', headers: JSON_TYPE }, 400, null],
+    ['an empty body', { body: '', headers: JSON_TYPE }, 400, null],
+    ['a numeric title', { json: { title: 42 } }, 400, 'title'],
+    ['a missing title', { json: { description: 'no title' } }, 400, 'title'],
+    ['an empty title', { json: { title: '' } }, 400, 'title'],
+    ['a whitespace title', { json: { title: ' \t\n ' } }, 400, 'title'],
+    ['a 201-character title', { json: { title: 'x'.repeat(201) } }, 400, 'title'],
+    ['a 2001-character description', { json: { title: 'ok', description: 'd'.repeat(2001) } }, 400, 'description'],
+    ['an object description', { json: { title: 'ok', description: { text: 'x' } } }, 400, 'description'],
+    ['a string completed', { json: { title: 'ok', completed: 'true' } }, 400, 'completed'],
+    ['a NUL character', { json: { title: 'a\u0000b' } }, 400, 'title'],
+    ['a text/plain body', { body: '{"title":"x"}', headers: { 'content-type': 'text/plain' } }, 415, null],
+    ['a form body', { body: 'title=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, null],
+    ['no content type', { body: '{"title":"x"}' }, 415, null],
+    ['a body over 64 KiB', { json: { title: 'big', description: 'x'.repeat(70 * 1024) } }, 413, null],
+  ];
+  for (const [name, request, status, field] of cases) {
+    test(`${name} → ${status}`, async () => {
+      const user = newUser();
+      const response = await api.request('POST', `/api/${user.id}/tasks`, { token: user.token, ...request });
+      const problem = assertProblem(assert, response, status);
+      if (field) assert.ok(problem.errors.some((error) => error.field === field), JSON.stringify(problem.errors));
+      assert.deepEqual((await api.list(user)).body, [], 'nothing was stored');
+    });
+  }
+
+  test('every invalid field is reported at once', async () => {
+    const user = newUser();
+    const response = await api.create(user, { title: '', description: 7, completed: 'no' });
+    const problem = assertProblem(assert, response, 400);
+    assert.deepEqual(problem.errors.map((error) => error.field), ['title', 'description', 'completed']);
+  });
+});
+
+describe('accepted edge cases', () => {
+  test('a 200-emoji title is valid (characters, not bytes)', async () => {
+    const user = newUser();
+    const title = '🦀'.repeat(200);
+    const response = await api.create(user, { title });
+    assert.equal(response.status, 201);
+    assert.equal(response.body.title, title);
+  });
+
+  test('a 2000-character description is valid', async () => {
+    const response = await api.create(newUser(), { title: 'long', description: 'é'.repeat(2000) });
+    assert.equal(response.status, 201);
+  });
+
+  test('SQL injection strings are stored and returned verbatim', async () => {
+    const user = newUser();
+    const hostile = ["'; DROP TABLE tasks; --", "Robert'); DELETE FROM tasks WHERE ('1'='1", '$1 $2 \\x00 %s {{}}', '" OR ""="'];
+    for (const text of hostile) {
+      const created = await api.create(user, { title: text, description: text });
+      assert.equal(created.status, 201);
+      assertTaskShape(assert, created.body);
+      assert.equal(created.body.title, text);
+      const fetched = await api.get(user, created.body.id);
+      assert.equal(fetched.body.description, text);
+    }
+    assert.equal((await api.list(user)).body.length, hostile.length, 'the table is intact');
+  });
+
+  test('a JSON content type with a charset parameter is accepted', async () => {
+    const user = newUser();
+    const response = await api.request('POST', `/api/${user.id}/tasks`, {
+      token: user.token, body: '{"title":"charset"}', headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
+    assert.equal(response.status, 201);
+  });
+});
+
+describe('rejected update bodies', () => {
+  test('PUT validates like create and leaves the task unchanged', async () => {
+    const user = newUser();
+    const task = await api.seed(user, { title: 'original' });
+    for (const json of [{ title: '   ' }, { title: 'x'.repeat(201) }, { completed: 1 }, {}, { description: false }]) {
+      assertProblem(assert, await api.update(user, task.id, json), 400);
+    }
+    assertProblem(assert, await api.request('PUT', `/api/${user.id}/tasks/${task.id}`, {
+      token: user.token, body: '[]', headers: JSON_TYPE,
+    }), 400);
+    assertProblem(assert, await api.request('PUT', `/api/${user.id}/tasks/${task.id}`, {
+      token: user.token, body: '{"title":"x"}', headers: { 'content-type': 'text/plain' },
+    }), 415);
+    assert.deepEqual((await api.get(user, task.id)).body, task);
+  });
+});
