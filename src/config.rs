@@ -5,7 +5,7 @@
 
 use worker::Env;
 
-use crate::{auth::AuthConfig, cors::AllowedOrigins};
+use crate::{auth::AuthConfig, cors::AllowedOrigins, store::neon_http::endpoint_for_host};
 
 /// Name of the Hyperdrive binding in wrangler.toml.
 pub const HYPERDRIVE_BINDING: &str = "HYPERDRIVE";
@@ -30,6 +30,30 @@ pub struct Config {
 pub enum DatabaseConfig {
     /// Through the Hyperdrive binding of this name, with tokio-postgres over a socket.
     Hyperdrive { binding: &'static str },
+    /// Through Neon's SQL-over-HTTP endpoint with `fetch`.
+    NeonHttp {
+        /// The `/sql` URL: `NEON_HTTP_ENDPOINT`, or derived from the connection string's host.
+        endpoint: String,
+        /// `DATABASE_URL`, sent in the `Neon-Connection-String` header.
+        connection_string: Redacted,
+    },
+}
+
+/// A credential-bearing string that never appears in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redacted(String);
+
+impl Redacted {
+    /// The value itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("<redacted>")
+    }
 }
 
 /// A setting that is missing or invalid. The message names the setting and goes to the log.
@@ -67,14 +91,7 @@ impl Config {
         let allowed_origins =
             AllowedOrigins::parse(&setting("ALLOWED_ORIGINS").unwrap_or_default());
 
-        if !hyperdrive_bound {
-            return Err(ConfigError(format!(
-                "no database is configured: bind Hyperdrive as `{HYPERDRIVE_BINDING}` in wrangler.toml"
-            )));
-        }
-        let database = DatabaseConfig::Hyperdrive {
-            binding: HYPERDRIVE_BINDING,
-        };
+        let database = database_config(&setting, hyperdrive_bound)?;
 
         Ok(Self {
             auth,
@@ -82,6 +99,67 @@ impl Config {
             database,
         })
     }
+}
+
+/// Chooses the transport: `DB_TRANSPORT` when set; otherwise Hyperdrive when bound, else the
+/// Neon HTTP endpoint when `DATABASE_URL` is set.
+fn database_config(
+    setting: &impl Fn(&str) -> Option<String>,
+    hyperdrive_bound: bool,
+) -> Result<DatabaseConfig, ConfigError> {
+    let hyperdrive = || {
+        if hyperdrive_bound {
+            Ok(DatabaseConfig::Hyperdrive {
+                binding: HYPERDRIVE_BINDING,
+            })
+        } else {
+            Err(ConfigError(format!(
+                "DB_TRANSPORT is hyperdrive but no Hyperdrive binding named `{HYPERDRIVE_BINDING}` exists"
+            )))
+        }
+    };
+    let neon_http = || {
+        let url = setting("DATABASE_URL").ok_or_else(|| {
+            ConfigError("DB_TRANSPORT is neon-http but DATABASE_URL is not set (use `wrangler secret put DATABASE_URL`)".to_owned())
+        })?;
+        let endpoint = match setting("NEON_HTTP_ENDPOINT") {
+            Some(endpoint) => endpoint,
+            None => endpoint_for_host(&connection_host(&url)?),
+        };
+        Ok(DatabaseConfig::NeonHttp {
+            endpoint,
+            connection_string: Redacted(url),
+        })
+    };
+    match setting("DB_TRANSPORT").as_deref() {
+        Some("hyperdrive") => hyperdrive(),
+        Some("neon-http") => neon_http(),
+        Some(other) => Err(ConfigError(format!(
+            "DB_TRANSPORT is `{other}`; expected hyperdrive or neon-http"
+        ))),
+        None if hyperdrive_bound => hyperdrive(),
+        None if setting("DATABASE_URL").is_some() => neon_http(),
+        None => Err(ConfigError(format!(
+            "no database is configured: bind Hyperdrive as `{HYPERDRIVE_BINDING}` in wrangler.toml, or set DATABASE_URL for Neon's HTTP endpoint"
+        ))),
+    }
+}
+
+/// The host of a `postgres://` or `postgresql://` URL. Errors never include the URL, which
+/// carries a password.
+fn connection_host(url: &str) -> Result<String, ConfigError> {
+    let parsed = worker::Url::parse(url)
+        .map_err(|_| ConfigError("DATABASE_URL is not a valid URL".to_owned()))?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        return Err(ConfigError(
+            "DATABASE_URL must start with postgres:// or postgresql://".to_owned(),
+        ));
+    }
+    parsed
+        .host_str()
+        .filter(|host| !host.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| ConfigError("DATABASE_URL has no host".to_owned()))
 }
 
 /// A text binding: a `[vars]` entry or a secret; both are strings to the worker.
@@ -135,9 +213,106 @@ mod tests {
     }
 
     #[test]
-    fn no_database_binding_is_named() {
+    fn no_database_at_all_names_both_options() {
         let error = load(&[("BETTER_AUTH_SECRET", SECRET)], false).unwrap_err();
-        assert!(error.0.contains("HYPERDRIVE"));
+        assert!(error.0.contains("HYPERDRIVE") && error.0.contains("DATABASE_URL"));
+    }
+
+    const NEON_URL: &str = "postgres://alice:s3cret@ep-cool-1.us-east-2.aws.neon.tech/neondb";
+
+    fn database(
+        settings: &[(&str, &str)],
+        hyperdrive_bound: bool,
+    ) -> Result<DatabaseConfig, ConfigError> {
+        let mut all = vec![("BETTER_AUTH_SECRET", SECRET)];
+        all.extend_from_slice(settings);
+        load(&all, hyperdrive_bound).map(|config| config.database)
+    }
+
+    #[test]
+    fn database_url_alone_selects_neon_http_with_the_derived_endpoint() {
+        assert_eq!(
+            database(&[("DATABASE_URL", NEON_URL)], false).unwrap(),
+            DatabaseConfig::NeonHttp {
+                endpoint: "https://api.us-east-2.aws.neon.tech/sql".to_owned(),
+                connection_string: Redacted(NEON_URL.to_owned()),
+            }
+        );
+    }
+
+    #[test]
+    fn hyperdrive_wins_when_both_are_configured_unless_overridden() {
+        let both = [("DATABASE_URL", NEON_URL)];
+        assert!(matches!(
+            database(&both, true).unwrap(),
+            DatabaseConfig::Hyperdrive { .. }
+        ));
+        let forced = [("DATABASE_URL", NEON_URL), ("DB_TRANSPORT", "neon-http")];
+        assert!(matches!(
+            database(&forced, true).unwrap(),
+            DatabaseConfig::NeonHttp { .. }
+        ));
+    }
+
+    #[test]
+    fn the_endpoint_override_is_used_as_given() {
+        let settings = [
+            ("DATABASE_URL", NEON_URL),
+            ("NEON_HTTP_ENDPOINT", "http://127.0.0.1:4444/sql"),
+        ];
+        match database(&settings, false).unwrap() {
+            DatabaseConfig::NeonHttp { endpoint, .. } => {
+                assert_eq!(endpoint, "http://127.0.0.1:4444/sql")
+            }
+            other => panic!("expected neon-http, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn transport_misconfigurations_name_the_setting_and_never_the_password() {
+        let cases: [(&[(&str, &str)], bool, &str); 5] = [
+            (
+                &[("DB_TRANSPORT", "hyperdrive")],
+                false,
+                "no Hyperdrive binding",
+            ),
+            (
+                &[("DB_TRANSPORT", "neon-http")],
+                true,
+                "DATABASE_URL is not set",
+            ),
+            (
+                &[("DB_TRANSPORT", "carrier-pigeon")],
+                true,
+                "expected hyperdrive or neon-http",
+            ),
+            (
+                &[("DATABASE_URL", "mysql://u:s3cret@h/db")],
+                false,
+                "must start with postgres://",
+            ),
+            (
+                &[("DATABASE_URL", "not a url s3cret")],
+                false,
+                "not a valid URL",
+            ),
+        ];
+        for (settings, hyperdrive_bound, expected) in cases {
+            let error = database(settings, hyperdrive_bound).unwrap_err();
+            assert!(error.0.contains(expected), "{settings:?}: {}", error.0);
+            assert!(!error.0.contains("s3cret"));
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_connection_string() {
+        let config = load(
+            &[("BETTER_AUTH_SECRET", SECRET), ("DATABASE_URL", NEON_URL)],
+            false,
+        )
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret") && !shown.contains(SECRET));
     }
 
     #[test]

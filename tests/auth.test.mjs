@@ -1,17 +1,11 @@
 // Authentication (401), authorization (403) and isolation between users (404), end to end.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Api, assertProblem, newUser, now, signToken } from './support/api.mjs';
-import { startStack } from './support/stack.mjs';
+import { forEachTransport } from './support/stack.mjs';
 
-let stack;
-let api;
-before(async () => {
-  stack = await startStack();
-  api = new Api(stack.url);
-});
-after(() => stack?.stop());
+forEachTransport((t) => {
 
 const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -39,14 +33,14 @@ describe('401: no valid bearer token', () => {
   for (const [name, authorization] of cases) {
     test(name, async () => {
       const headers = authorization === undefined ? {} : { authorization };
-      const response = await api.request('GET', `/api/${user.id}/tasks`, { headers });
+      const response = await t.api.request('GET', `/api/${user.id}/tasks`, { headers });
       assertProblem(assert, response, 401);
       assert.equal(response.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
     });
   }
 
   test('authentication comes before any body is parsed', async () => {
-    const response = await api.request('POST', `/api/${user.id}/tasks`, {
+    const response = await t.api.request('POST', `/api/${user.id}/tasks`, {
       body: '{not json', headers: { 'content-type': 'application/json' },
     });
     assertProblem(assert, response, 401);
@@ -58,7 +52,7 @@ describe('accepted tokens', () => {
     for (const claim of ['user_id', 'userId']) {
       const id = `user_${claim}_${Date.now()}`;
       const token = signToken({ [claim]: id, exp: now() + 600 });
-      const response = await api.request('GET', `/api/${id}/tasks`, { token });
+      const response = await t.api.request('GET', `/api/${id}/tasks`, { token });
       assert.equal(response.status, 200, claim);
     }
   });
@@ -66,7 +60,7 @@ describe('accepted tokens', () => {
   test('an expiry within the clock-skew leeway is accepted', async () => {
     const id = `user_skew_${Date.now()}`;
     const token = signToken({ sub: id, exp: now() - 5 });
-    assert.equal((await api.request('GET', `/api/${id}/tasks`, { token })).status, 200);
+    assert.equal((await t.api.request('GET', `/api/${id}/tasks`, { token })).status, 200);
   });
 });
 
@@ -74,7 +68,7 @@ describe('403 and 404 between two users', () => {
   test("a path naming another user is 403 on every route, and is logged with both ids", async () => {
     const alice = newUser();
     const bob = newUser();
-    const task = await api.seed(bob, { title: "bob's" });
+    const task = await t.api.seed(bob, { title: "bob's" });
     const attempts = [
       ['GET', `/api/${bob.id}/tasks`],
       ['POST', `/api/${bob.id}/tasks`],
@@ -85,39 +79,39 @@ describe('403 and 404 between two users', () => {
     ];
     for (const [method, path] of attempts) {
       const json = ['POST', 'PUT'].includes(method) ? { title: 'hijack' } : undefined;
-      const response = await api.request(method, path, { token: alice.token, json });
+      const response = await t.api.request(method, path, { token: alice.token, json });
       assertProblem(assert, response, 403);
     }
-    const warning = stack.worker.logs().split('\n').find((line) =>
+    const warning = t.stack.worker.logs().split('\n').find((line) =>
       line.includes('"token_user_id"') && line.includes(alice.id) && line.includes(bob.id));
     assert.ok(warning, 'a warning names both user ids');
-    assert.deepEqual((await api.get(bob, task.id)).body, task, "bob's task is unchanged");
+    assert.deepEqual((await t.api.get(bob, task.id)).body, task, "bob's task is unchanged");
   });
 
   test("another user's task does not exist for the caller, and stays unchanged", async () => {
     const alice = newUser();
     const bob = newUser();
-    const bobs = await api.seed(bob, { title: 'private', description: 'secret plans' });
-    await api.seed(alice, { title: 'mine' });
+    const bobs = await t.api.seed(bob, { title: 'private', description: 'secret plans' });
+    await t.api.seed(alice, { title: 'mine' });
 
-    assertProblem(assert, await api.get(alice, bobs.id), 404);
-    assertProblem(assert, await api.update(alice, bobs.id, { title: 'stolen' }), 404);
-    assertProblem(assert, await api.complete(alice, bobs.id, { completed: true }), 404);
-    assertProblem(assert, await api.request('PATCH', `/api/${alice.id}/tasks/${bobs.id}/complete`, { token: alice.token }), 404);
-    assertProblem(assert, await api.remove(alice, bobs.id), 404);
-    const alicesList = (await api.list(alice)).body;
+    assertProblem(assert, await t.api.get(alice, bobs.id), 404);
+    assertProblem(assert, await t.api.update(alice, bobs.id, { title: 'stolen' }), 404);
+    assertProblem(assert, await t.api.complete(alice, bobs.id, { completed: true }), 404);
+    assertProblem(assert, await t.api.request('PATCH', `/api/${alice.id}/tasks/${bobs.id}/complete`, { token: alice.token }), 404);
+    assertProblem(assert, await t.api.remove(alice, bobs.id), 404);
+    const alicesList = (await t.api.list(alice)).body;
     assert.deepEqual(alicesList.map((task) => task.title), ['mine'], "alice's list has only her task");
 
-    assert.deepEqual((await api.get(bob, bobs.id)).body, bobs, "bob's task is exactly as it was");
-    assert.deepEqual((await api.list(bob)).body, [bobs]);
+    assert.deepEqual((await t.api.get(bob, bobs.id)).body, bobs, "bob's task is exactly as it was");
+    assert.deepEqual((await t.api.list(bob)).body, [bobs]);
   });
 
   test('a missing task and a foreign task are indistinguishable', async () => {
     const alice = newUser();
     const bob = newUser();
-    const bobs = await api.seed(bob);
-    const foreign = await api.get(alice, bobs.id);
-    const missing = await api.get(alice, '0190f0a0-0000-7000-8000-000000000000');
+    const bobs = await t.api.seed(bob);
+    const foreign = await t.api.get(alice, bobs.id);
+    const missing = await t.api.get(alice, '0190f0a0-0000-7000-8000-000000000000');
     assert.deepEqual(foreign.body, missing.body);
   });
 });
@@ -125,9 +119,9 @@ describe('403 and 404 between two users', () => {
 describe('logs', () => {
   test('one structured line per request, never the token', async () => {
     const user = newUser();
-    const response = await api.list(user);
+    const response = await t.api.list(user);
     const id = response.headers.get('x-request-id');
-    const lines = stack.worker.logs().split('\n').filter((line) => line.includes(`"request_id":"${id}"`));
+    const lines = t.stack.worker.logs().split('\n').filter((line) => line.includes(`"request_id":"${id}"`));
     assert.equal(lines.length, 1);
     const entry = JSON.parse(lines[0].slice(lines[0].indexOf('{')));
     assert.equal(entry.method, 'GET');
@@ -135,6 +129,7 @@ describe('logs', () => {
     assert.equal(entry.status, 200);
     assert.equal(entry.user_id, user.id);
     assert.equal(typeof entry.duration_ms, 'number');
-    assert.ok(!stack.worker.logs().includes(user.token.split('.')[2]), 'no token signature in the logs');
+    assert.ok(!t.stack.worker.logs().includes(user.token.split('.')[2]), 'no token signature in the logs');
   });
+});
 });

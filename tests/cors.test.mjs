@@ -1,23 +1,17 @@
 // CORS as a browser sees it: allowed and disallowed origins, and preflights.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Api, newUser } from './support/api.mjs';
-import { ALLOWED_ORIGIN, startStack } from './support/stack.mjs';
+import { ALLOWED_ORIGIN, forEachTransport } from './support/stack.mjs';
 
-let stack;
-let api;
-before(async () => {
-  stack = await startStack();
-  api = new Api(stack.url);
-});
-after(() => stack?.stop());
+forEachTransport((t) => {
 
 describe('CORS', () => {
   test('an allowed origin is echoed with credentials, Vary and exposed headers', async () => {
     const user = newUser();
-    const response = await api.create(user, { title: 'from the browser' });
-    const withOrigin = await api.request('GET', `/api/${user.id}/tasks`, { token: user.token, headers: { origin: ALLOWED_ORIGIN } });
+    const response = await t.api.create(user, { title: 'from the browser' });
+    const withOrigin = await t.api.request('GET', `/api/${user.id}/tasks`, { token: user.token, headers: { origin: ALLOWED_ORIGIN } });
     assert.equal(response.status, 201);
     assert.equal(withOrigin.headers.get('access-control-allow-origin'), ALLOWED_ORIGIN);
     assert.equal(withOrigin.headers.get('access-control-allow-credentials'), 'true');
@@ -28,14 +22,14 @@ describe('CORS', () => {
   });
 
   test('errors carry CORS headers too, so the frontend can read the problem', async () => {
-    const response = await api.request('GET', '/api/someone/tasks', { headers: { origin: ALLOWED_ORIGIN } });
+    const response = await t.api.request('GET', '/api/someone/tasks', { headers: { origin: ALLOWED_ORIGIN } });
     assert.equal(response.status, 401);
     assert.equal(response.headers.get('access-control-allow-origin'), ALLOWED_ORIGIN);
   });
 
   test('a disallowed origin gets no CORS headers', async () => {
     const user = newUser();
-    const response = await api.request('GET', `/api/${user.id}/tasks`, { token: user.token, headers: { origin: 'https://evil.example' } });
+    const response = await t.api.request('GET', `/api/${user.id}/tasks`, { token: user.token, headers: { origin: 'https://evil.example' } });
     assert.equal(response.headers.get('access-control-allow-origin'), null);
     assert.equal(response.headers.get('access-control-allow-credentials'), null);
     assert.match(response.headers.get('vary'), /Origin/);
@@ -49,7 +43,7 @@ describe('CORS', () => {
       [`/api/u/tasks/${id}/complete`, 'PATCH', 'PATCH, OPTIONS'],
     ];
     for (const [path, method, methods] of routes) {
-      const response = await api.request('OPTIONS', path, {
+      const response = await t.api.request('OPTIONS', path, {
         headers: {
           origin: ALLOWED_ORIGIN,
           'access-control-request-method': method,
@@ -68,7 +62,7 @@ describe('CORS', () => {
   });
 
   test('a preflight from a disallowed origin gets no CORS headers', async () => {
-    const response = await api.request('OPTIONS', '/api/u/tasks', {
+    const response = await t.api.request('OPTIONS', '/api/u/tasks', {
       headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
     });
     assert.equal(response.headers.get('access-control-allow-origin'), null);
@@ -76,7 +70,8 @@ describe('CORS', () => {
   });
 
   test('a preflight on an unknown path is 404', async () => {
-    const response = await api.request('OPTIONS', '/api/u/other', { headers: { origin: ALLOWED_ORIGIN } });
+    const response = await t.api.request('OPTIONS', '/api/u/other', { headers: { origin: ALLOWED_ORIGIN } });
     assert.equal(response.status, 404);
   });
+});
 });

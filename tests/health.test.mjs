@@ -1,54 +1,53 @@
 // /health and failure modes: the database going away and coming back, and misconfiguration.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { startWorkerd } from '../scripts/lib/workerd.mjs';
 import { Api, assertProblem, newUser } from './support/api.mjs';
-import { startStack } from './support/stack.mjs';
+import { forEachTransport } from './support/stack.mjs';
 
-let stack;
-let api;
-before(async () => {
-  stack = await startStack();
-  api = new Api(stack.url);
-});
-after(() => stack?.stop());
+forEachTransport((t) => {
 
 describe('GET /health', () => {
   test('200 after a real database round trip, no auth needed', async () => {
-    const response = await api.request('GET', '/health');
+    const response = await t.api.request('GET', '/health');
     assert.equal(response.status, 200);
     assert.deepEqual(response.body, { status: 'ok', database: 'ok' });
   });
 
   test('503 with Retry-After while the database is down, 200 once it is back', async () => {
     const user = newUser();
-    await api.seed(user, { title: 'survives the outage' });
-    await stack.postgres.stop({ remove: false });
+    await t.api.seed(user, { title: 'survives the outage' });
+    await t.stack.postgres.stop({ remove: false });
     try {
-      const health = await api.request('GET', '/health');
+      const health = await t.api.request('GET', '/health');
       const problem = assertProblem(assert, health, 503);
       assert.equal(health.headers.get('retry-after'), '5');
       assert.doesNotMatch(problem.detail, /ECONNREFUSED|connect|postgres/i, 'no driver text in the body');
 
-      const list = await api.list(user);
+      const list = await t.api.list(user);
       assertProblem(assert, list, 503);
       assert.equal(list.headers.get('retry-after'), '5');
     } finally {
-      await stack.postgres.restart();
+      await t.stack.postgres.restart();
     }
-    assert.equal((await api.request('GET', '/health')).status, 200);
-    const tasks = (await api.list(user)).body;
+    assert.equal((await t.api.request('GET', '/health')).status, 200);
+    const tasks = (await t.api.list(user)).body;
     assert.deepEqual(tasks.map((task) => task.title), ['survives the outage'], 'data survived');
-    const causeLine = stack.worker.logs().split('\n').find((line) =>
+    const causeLine = t.stack.worker.logs().split('\n').find((line) =>
       line.includes('"level":"error"') && line.includes('"status":503') && line.includes('"cause"'));
     assert.ok(causeLine, 'the cause is logged server-side');
   });
 });
 
+});
+
 describe('misconfiguration', () => {
+  // Configuration is checked before any database work, so nothing needs to listen here.
+  const unusedDatabase = { port: 9, user: 'postgres', password: 'postgres', database: 'tasks' };
+
   test('a missing secret is a 500 problem naming nothing, and a log line naming the setting', async () => {
-    const worker = await startWorkerd({ database: stack.postgres, vars: { ALLOWED_ORIGINS: '*' } });
+    const worker = await startWorkerd({ database: unusedDatabase, vars: { ALLOWED_ORIGINS: '*' } });
     try {
       const user = newUser();
       const response = await new Api(worker.url).list(user);
@@ -60,13 +59,22 @@ describe('misconfiguration', () => {
     }
   });
 
-  test('no database binding is a 500 problem and a log line naming the binding', async () => {
-    const worker = await startWorkerd({ vars: { BETTER_AUTH_SECRET: 'x'.repeat(40) } });
-    try {
-      assertProblem(assert, await new Api(worker.url).request('GET', '/health'), 500);
-      assert.match(worker.logs(), /HYPERDRIVE/);
-    } finally {
-      await worker.stop();
-    }
-  });
+  const cases = [
+    ['no database at all', {}, /no database is configured/],
+    ['DB_TRANSPORT=neon-http without DATABASE_URL', { DB_TRANSPORT: 'neon-http' }, /DATABASE_URL is not set/],
+    ['DB_TRANSPORT=hyperdrive without the binding', { DB_TRANSPORT: 'hyperdrive', DATABASE_URL: 'postgres://u:p@127.0.0.1:9/db' }, /no Hyperdrive binding/],
+    ['an unknown DB_TRANSPORT', { DB_TRANSPORT: 'carrier-pigeon' }, /expected hyperdrive or neon-http/],
+  ];
+  for (const [name, vars, logged] of cases) {
+    test(`${name}: a 500 problem and a log line naming the setting`, async () => {
+      const worker = await startWorkerd({ vars: { BETTER_AUTH_SECRET: 'x'.repeat(40), ...vars } });
+      try {
+        assertProblem(assert, await new Api(worker.url).request('GET', '/health'), 500);
+        assert.match(worker.logs(), logged);
+        assert.doesNotMatch(worker.logs(), /u:p@/, 'the connection string is never logged');
+      } finally {
+        await worker.stop();
+      }
+    });
+  }
 });

@@ -2,17 +2,11 @@
 // nothing is stored. Hostile strings are stored and returned verbatim.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Api, assertProblem, assertTaskShape, newUser } from './support/api.mjs';
-import { startStack } from './support/stack.mjs';
+import { forEachTransport } from './support/stack.mjs';
 
-let stack;
-let api;
-before(async () => {
-  stack = await startStack();
-  api = new Api(stack.url);
-});
-after(() => stack?.stop());
+forEachTransport((t) => {
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -40,16 +34,16 @@ describe('rejected create bodies', () => {
   for (const [name, request, status, field] of cases) {
     test(`${name} → ${status}`, async () => {
       const user = newUser();
-      const response = await api.request('POST', `/api/${user.id}/tasks`, { token: user.token, ...request });
+      const response = await t.api.request('POST', `/api/${user.id}/tasks`, { token: user.token, ...request });
       const problem = assertProblem(assert, response, status);
       if (field) assert.ok(problem.errors.some((error) => error.field === field), JSON.stringify(problem.errors));
-      assert.deepEqual((await api.list(user)).body, [], 'nothing was stored');
+      assert.deepEqual((await t.api.list(user)).body, [], 'nothing was stored');
     });
   }
 
   test('every invalid field is reported at once', async () => {
     const user = newUser();
-    const response = await api.create(user, { title: '', description: 7, completed: 'no' });
+    const response = await t.api.create(user, { title: '', description: 7, completed: 'no' });
     const problem = assertProblem(assert, response, 400);
     assert.deepEqual(problem.errors.map((error) => error.field), ['title', 'description', 'completed']);
   });
@@ -59,13 +53,13 @@ describe('accepted edge cases', () => {
   test('a 200-emoji title is valid (characters, not bytes)', async () => {
     const user = newUser();
     const title = '🦀'.repeat(200);
-    const response = await api.create(user, { title });
+    const response = await t.api.create(user, { title });
     assert.equal(response.status, 201);
     assert.equal(response.body.title, title);
   });
 
   test('a 2000-character description is valid', async () => {
-    const response = await api.create(newUser(), { title: 'long', description: 'é'.repeat(2000) });
+    const response = await t.api.create(newUser(), { title: 'long', description: 'é'.repeat(2000) });
     assert.equal(response.status, 201);
   });
 
@@ -73,19 +67,19 @@ describe('accepted edge cases', () => {
     const user = newUser();
     const hostile = ["'; DROP TABLE tasks; --", "Robert'); DELETE FROM tasks WHERE ('1'='1", '$1 $2 \\x00 %s {{}}', '" OR ""="'];
     for (const text of hostile) {
-      const created = await api.create(user, { title: text, description: text });
+      const created = await t.api.create(user, { title: text, description: text });
       assert.equal(created.status, 201);
       assertTaskShape(assert, created.body);
       assert.equal(created.body.title, text);
-      const fetched = await api.get(user, created.body.id);
+      const fetched = await t.api.get(user, created.body.id);
       assert.equal(fetched.body.description, text);
     }
-    assert.equal((await api.list(user)).body.length, hostile.length, 'the table is intact');
+    assert.equal((await t.api.list(user)).body.length, hostile.length, 'the table is intact');
   });
 
   test('a JSON content type with a charset parameter is accepted', async () => {
     const user = newUser();
-    const response = await api.request('POST', `/api/${user.id}/tasks`, {
+    const response = await t.api.request('POST', `/api/${user.id}/tasks`, {
       token: user.token, body: '{"title":"charset"}', headers: { 'content-type': 'application/json; charset=utf-8' },
     });
     assert.equal(response.status, 201);
@@ -95,16 +89,17 @@ describe('accepted edge cases', () => {
 describe('rejected update bodies', () => {
   test('PUT validates like create and leaves the task unchanged', async () => {
     const user = newUser();
-    const task = await api.seed(user, { title: 'original' });
+    const task = await t.api.seed(user, { title: 'original' });
     for (const json of [{ title: '   ' }, { title: 'x'.repeat(201) }, { completed: 1 }, {}, { description: false }]) {
-      assertProblem(assert, await api.update(user, task.id, json), 400);
+      assertProblem(assert, await t.api.update(user, task.id, json), 400);
     }
-    assertProblem(assert, await api.request('PUT', `/api/${user.id}/tasks/${task.id}`, {
+    assertProblem(assert, await t.api.request('PUT', `/api/${user.id}/tasks/${task.id}`, {
       token: user.token, body: '[]', headers: JSON_TYPE,
     }), 400);
-    assertProblem(assert, await api.request('PUT', `/api/${user.id}/tasks/${task.id}`, {
+    assertProblem(assert, await t.api.request('PUT', `/api/${user.id}/tasks/${task.id}`, {
       token: user.token, body: '{"title":"x"}', headers: { 'content-type': 'text/plain' },
     }), 415);
-    assert.deepEqual((await api.get(user, task.id)).body, task);
+    assert.deepEqual((await t.api.get(user, task.id)).body, task);
   });
+});
 });

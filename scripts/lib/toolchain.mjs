@@ -41,7 +41,11 @@ function capture(command, args) {
   return result.status === 0 ? result.stdout.trim() : null;
 }
 
-/** `npm ci` when node_modules is missing or older than the lockfile. */
+/**
+ * `npm install` when node_modules is missing or older than the lockfile. Not `npm ci`: the
+ * registry here lacks some optional platform packages (e.g. dbmate's darwin builds), which
+ * `npm ci` refuses while `npm install` installs from the same lockfile without changing it.
+ */
 export function ensureNodeModules() {
   const marker = join(ROOT, 'node_modules', '.package-lock.json');
   const lock = join(ROOT, 'package-lock.json');
@@ -49,8 +53,8 @@ export function ensureNodeModules() {
     step('npm packages: present');
     return;
   }
-  step('npm packages: installing (npm ci)');
-  run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error']);
+  step('npm packages: installing (npm install)');
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error']);
 }
 
 /**
@@ -61,7 +65,7 @@ export function ensureNode22() {
   const [major, minor] = process.versions.node.split('.').map(Number);
   if (major > 22 || (major === 22 && minor >= 12)) return;
   const node = BIN('node');
-  if (!existsSync(node)) throw new Error('node_modules/.bin/node is missing; run `npm ci`');
+  if (!existsSync(node)) throw new Error('node_modules/.bin/node is missing; run `npm install`');
   step(`Node ${process.versions.node} is too old for wrangler; continuing on the project's Node 22`);
   const result = spawnSync(node, process.argv.slice(1), { stdio: 'inherit' });
   process.exit(result.status ?? 1);

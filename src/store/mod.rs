@@ -7,6 +7,7 @@
 //! and transport details out of the handlers.
 
 pub mod hyperdrive;
+pub mod neon_http;
 pub mod sql;
 
 use async_trait::async_trait;
@@ -17,6 +18,7 @@ use worker::Env;
 use crate::config::DatabaseConfig;
 use crate::domain::{CompletionChange, ListQuery, NewTask, Task, TaskId, TaskPatch, UserId};
 use hyperdrive::HyperdriveTransport;
+use neon_http::NeonHttpTransport;
 use sql::Statement;
 
 /// The longest a single storage call may take, connection included, before the request is
@@ -83,6 +85,13 @@ pub fn open(database: &DatabaseConfig, env: &Env) -> Result<Box<dyn TaskStore>, 
                 hyperdrive,
             ))))
         }
+        DatabaseConfig::NeonHttp {
+            endpoint,
+            connection_string,
+        } => Ok(Box::new(SqlStore::new(NeonHttpTransport::new(
+            endpoint.clone(),
+            connection_string.expose().to_owned(),
+        )))),
     }
 }
 
