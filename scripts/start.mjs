@@ -5,6 +5,9 @@
 //   PG_PORT=6000 npm start        another port for the embedded PostgreSQL (default 54329)
 //   DATABASE_URL=postgres://… npm start
 //                                 use your own PostgreSQL instead; none is started
+//   DB_TRANSPORT=neon-http npm start
+//                                 reach the database through Neon's HTTP SQL endpoint (a
+//                                 local stand-in for it is started) instead of Hyperdrive
 //
 // Data lives in .local/postgres and survives restarts. Ctrl-C stops everything started here.
 
@@ -37,9 +40,23 @@ if (databaseUrl) {
 step('migrations: applying');
 migrate(databaseUrl);
 
+const transport = process.env.DB_TRANSPORT ?? 'hyperdrive';
+const vars = [];
+let standin;
+if (transport === 'neon-http') {
+  const { startNeonStandin } = await import('../tests/support/neon-standin.mjs');
+  standin = await startNeonStandin();
+  step(`Neon HTTP stand-in: ${standin.url}`);
+  vars.push('DB_TRANSPORT:neon-http', `DATABASE_URL:${databaseUrl}`, `NEON_HTTP_ENDPOINT:${standin.url}`);
+} else if (transport !== 'hyperdrive') {
+  console.error(`DB_TRANSPORT must be hyperdrive or neon-http, not ${transport}`);
+  process.exit(2);
+}
+
 const port = process.env.PORT ?? '8787';
-step(`wrangler dev: starting on http://127.0.0.1:${port}`);
-const wrangler = spawn(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['dev', '--ip', '127.0.0.1', '--port', port], {
+step(`wrangler dev: starting on http://127.0.0.1:${port} (database over ${transport})`);
+const args = ['dev', '--ip', '127.0.0.1', '--port', port, ...vars.flatMap((v) => ['--var', v])];
+const wrangler = spawn(join(ROOT, 'node_modules', '.bin', 'wrangler'), args, {
   cwd: ROOT,
   stdio: 'inherit',
   env: projectEnv({
@@ -58,6 +75,7 @@ async function stop(code) {
     wrangler.kill('SIGINT');
     await exited;
   }
+  await standin?.close();
   if (postgres) {
     step('PostgreSQL: stopping');
     await postgres.stop();
