@@ -270,7 +270,8 @@ mod tests {
 
     #[test]
     fn transport_misconfigurations_name_the_setting_and_never_the_password() {
-        let cases: [(&[(&str, &str)], bool, &str); 5] = [
+        type Settings<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(Settings, bool, &str); 5] = [
             (
                 &[("DB_TRANSPORT", "hyperdrive")],
                 false,

@@ -2,15 +2,28 @@
 //!
 //! One connection per storage call (so one per request): I/O objects cannot outlive the
 //! request that made them, and Hyperdrive pools the real database connections anyway.
+//! Startup and authentication go through [`super::pg_auth`], which keeps SCRAM's expensive
+//! key derivation out of the per-request path.
 //! Statements go out with `query_typed`, which sends Parse/Bind/Execute in one round trip with
 //! an unnamed statement: no separate prepare, and nothing named that a transaction-mode pool
 //! could route to the wrong backend.
 
 use async_trait::async_trait;
-use tokio_postgres::types::{ToSql, Type};
-use worker::{postgres_tls::PassthroughTls, Hyperdrive, SecureTransport, Socket};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_postgres::{
+    config::SslMode,
+    types::{ToSql, Type},
+    NoTls,
+};
+use worker::{Hyperdrive, SecureTransport, Socket};
 
-use super::{classify_sqlstate, sql::Param, sql::Statement, Row, StoreError, Transport};
+use super::{
+    classify_sqlstate,
+    pg_auth::{authenticate, Authenticated, StartupParams},
+    sql::Param,
+    sql::Statement,
+    Row, StoreError, Transport,
+};
 
 /// Reaches PostgreSQL through a Hyperdrive binding.
 pub struct HyperdriveTransport {
@@ -38,8 +51,21 @@ impl HyperdriveTransport {
             .secure_transport(SecureTransport::StartTls)
             .connect(self.hyperdrive.host(), self.hyperdrive.port())
             .map_err(|error| StoreError::Unavailable(format!("opening a socket: {error}")))?;
-        let (client, connection) = config
-            .connect_raw(socket, PassthroughTls)
+        let mut socket = negotiate_tls(socket, config.get_ssl_mode()).await?;
+        let params = StartupParams {
+            user: config.get_user().unwrap_or_default(),
+            password: config.get_password().unwrap_or_default(),
+            database: config.get_dbname(),
+            options: config.get_options(),
+            application_name: config.get_application_name(),
+        };
+        authenticate(&mut socket, &params).await?;
+        // TLS, if any, is already in place and the session is authenticated: the driver takes
+        // over from here as on a trusted plain connection.
+        let mut session = config.clone();
+        session.ssl_mode(SslMode::Disable);
+        let (client, connection) = session
+            .connect_raw(Authenticated::new(socket), NoTls)
             .await
             .map_err(|error| from_postgres("connecting", &error))?;
         // The connection future drives the socket; it ends when the client is dropped at the
@@ -86,6 +112,28 @@ impl Transport for HyperdriveTransport {
                     })
             })
             .collect()
+    }
+}
+
+/// PostgreSQL's TLS negotiation: an SSLRequest, answered `S` (upgrade the socket) or `N`.
+/// Locally Hyperdrive's connection string says `sslmode=disable`, and this is skipped.
+async fn negotiate_tls(mut socket: Socket, mode: SslMode) -> Result<Socket, StoreError> {
+    if mode == SslMode::Disable {
+        return Ok(socket);
+    }
+    let unavailable =
+        |error: std::io::Error| StoreError::Unavailable(format!("negotiating TLS: {error}"));
+    let mut request = bytes::BytesMut::new();
+    postgres_protocol::message::frontend::ssl_request(&mut request);
+    socket.write_all(&request).await.map_err(unavailable)?;
+    socket.flush().await.map_err(unavailable)?;
+    match socket.read_u8().await.map_err(unavailable)? {
+        b'S' => Ok(socket.start_tls()),
+        b'N' if mode != SslMode::Require => Ok(socket),
+        answer => Err(StoreError::Internal(format!(
+            "the database refused TLS (answered {:?}) but the connection string requires it",
+            answer as char
+        ))),
     }
 }
 

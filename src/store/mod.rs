@@ -8,6 +8,7 @@
 
 pub mod hyperdrive;
 pub mod neon_http;
+pub mod pg_auth;
 pub mod sql;
 
 use async_trait::async_trait;
