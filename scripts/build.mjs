@@ -1,10 +1,12 @@
 // Builds the worker into build/ with worker-build (release profile: size-tuned, see
-// Cargo.toml). wrangler.toml's [build] runs this, so `wrangler dev` and `wrangler deploy`
-// build the same way. `--dev` skips wasm-opt for a faster edit loop.
+// Cargo.toml), then shrinks the wasm with wasm-opt. wrangler.toml's [build] runs this, so
+// `wrangler dev` and `wrangler deploy` build the same way. `--dev` skips wasm-opt for a
+// faster edit loop.
 
-import { ensureAll, run, step, workerBuildEnv } from './lib/toolchain.mjs';
+import { ensureAll, step } from './lib/toolchain.mjs';
+import { buildWorker } from './lib/build.mjs';
 
 const tools = ensureAll();
-const dev = process.argv.includes('--dev');
-step(`building the worker (${dev ? 'release, no wasm-opt' : 'release'})`);
-run(tools.workerBuild, ['--release', ...(dev ? ['--no-opt'] : [])], { env: workerBuildEnv(tools) });
+const optimize = !process.argv.includes('--dev');
+step(`building the worker (release${optimize ? '' : ', no wasm-opt'})`);
+buildWorker(tools, { optimize });

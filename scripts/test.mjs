@@ -6,7 +6,8 @@
 //      built worker on workerd, and talks HTTP to it; plus the deploy dry run and the Neon
 //      stand-in's fidelity tests with Neon's own driver.
 
-import { ensureAll, projectEnv, run, step, workerBuildEnv } from './lib/toolchain.mjs';
+import { buildWorker } from './lib/build.mjs';
+import { ensureAll, projectEnv, run, step } from './lib/toolchain.mjs';
 
 const tools = ensureAll();
 
@@ -21,7 +22,7 @@ step('unit tests (cargo test)');
 run('cargo', ['test', '--quiet']);
 
 step('building the worker (release)');
-run(tools.workerBuild, ['--release'], { env: workerBuildEnv(tools) });
+buildWorker(tools);
 
 step('end-to-end tests (node --test)');
 run(process.execPath, ['--test', '--test-reporter=spec', 'tests/*.test.mjs'], { env: projectEnv() });

@@ -15,6 +15,9 @@ use crate::{
     Config,
 };
 
+/// The API's OpenAPI 3.1 document, compiled in from the repository's openapi.json.
+const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");
+
 /// Serves one resolved route.
 pub async fn handle(
     route: Route,
@@ -25,12 +28,14 @@ pub async fn handle(
 ) -> Result<Response, ApiError> {
     match route {
         Route::Health => health(store).await,
+        Route::OpenApi => {
+            let response = Response::ok(OPENAPI_DOCUMENT)
+                .map_err(|error| ApiError::Internal(error.to_string()))?;
+            set_header(response, "Content-Type", "application/json")
+        }
         Route::ListTasks { user } => {
             let user = authorize(request, config, &user, log)?;
-            let url = request
-                .url()
-                .map_err(|error| ApiError::Internal(error.to_string()))?;
-            let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+            let pairs = request::query_pairs(&request.inner().url());
             let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .map_err(ApiError::Validation)?;
             json(200, &store.list(&user, &query).await?)
@@ -103,7 +108,7 @@ fn authorize(
     log: &mut RequestLog,
 ) -> Result<UserId, ApiError> {
     let header = request.headers().get("authorization").ok().flatten();
-    let user = auth::authenticate(header.as_deref(), &config.auth, chrono::Utc::now())
+    let user = auth::authenticate(header.as_deref(), &config.auth, now())
         .map_err(ApiError::Unauthenticated)?;
     log.user_id = Some(user.as_str().to_owned());
     if user.as_str() != path_user {
@@ -111,6 +116,14 @@ fn authorize(
         return Err(ApiError::Forbidden);
     }
     Ok(user)
+}
+
+/// The runtime's clock. Read through `Date.now()` rather than chrono's clock feature, which
+/// would add its own JavaScript bindings to the wasm for the same number.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    let millis = i64::try_from(worker::Date::now().as_millis()).unwrap_or(i64::MAX);
+    chrono::DateTime::from_timestamp_millis(millis)
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
 }
 
 /// A malformed id names no task, so it is a 404 like any other missing task.

@@ -2,6 +2,7 @@
 //!
 //! Routes (all JSON; errors are RFC 9457 problem+json):
 //! - `GET /health`: database round trip, no auth
+//! - `GET /openapi.json`: the API's OpenAPI document, no auth
 //! - `GET|POST /api/{user_id}/tasks`
 //! - `GET|PUT|DELETE /api/{user_id}/tasks/{id}`
 //! - `PATCH /api/{user_id}/tasks/{id}/complete`

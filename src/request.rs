@@ -34,6 +34,19 @@ pub async fn read_body(request: &mut Request) -> Result<Vec<u8>, ApiError> {
     Ok(body)
 }
 
+/// The query parameters of a request URL, decoded as HTML forms encode them. Done here rather
+/// than with `Request::url()`, whose full URL parser (with its Unicode host tables) would be
+/// one of the largest things in the wasm, for the sake of a query string.
+pub fn query_pairs(url: &str) -> Vec<(String, String)> {
+    let without_fragment = url.split('#').next().unwrap_or_default();
+    let query = without_fragment
+        .split_once('?')
+        .map_or("", |(_, query)| query);
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
 /// Accepts `application/json` and `application/<something>+json`, with any parameters.
 pub fn require_json(content_type: Option<&str>) -> Result<(), ApiError> {
     let essence = content_type
@@ -214,6 +227,21 @@ mod tests {
                 .collect(),
             other => panic!("expected a validation error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn query_pairs_are_decoded_and_the_fragment_ignored() {
+        let pairs =
+            query_pairs("https://x.dev/api/u/tasks?status=pending&sort=ti%74le&q=a+b#order=asc");
+        assert_eq!(
+            pairs,
+            [
+                ("status".to_owned(), "pending".to_owned()),
+                ("sort".to_owned(), "title".to_owned()),
+                ("q".to_owned(), "a b".to_owned()),
+            ]
+        );
+        assert!(query_pairs("https://x.dev/api/u/tasks").is_empty());
     }
 
     #[test]

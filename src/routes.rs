@@ -9,6 +9,8 @@
 pub enum Route {
     /// `GET /health`
     Health,
+    /// `GET /openapi.json`
+    OpenApi,
     /// `GET /api/{user_id}/tasks`
     ListTasks { user: String },
     /// `POST /api/{user_id}/tasks`
@@ -40,6 +42,7 @@ pub enum Resolution {
 }
 
 const HEALTH: &str = "/health";
+const OPENAPI: &str = "/openapi.json";
 const TASKS: &str = "/api/{user_id}/tasks";
 const TASK: &str = "/api/{user_id}/tasks/{id}";
 const COMPLETE: &str = "/api/{user_id}/tasks/{id}/complete";
@@ -52,6 +55,7 @@ pub fn resolve(method: &str, path: &str) -> Resolution {
     }
     let resource = match segments.as_slice() {
         ["health"] => Some((HEALTH, None, None)),
+        ["openapi.json"] => Some((OPENAPI, None, None)),
         ["api", user, "tasks"] => Some((TASKS, Some(*user), None)),
         ["api", user, "tasks", task] => Some((TASK, Some(*user), Some(*task))),
         ["api", user, "tasks", task, "complete"] => Some((COMPLETE, Some(*user), Some(*task))),
@@ -69,6 +73,7 @@ pub fn resolve(method: &str, path: &str) -> Resolution {
     let allowed = allowed_methods(pattern);
     let route = match (pattern, method) {
         (HEALTH, "GET") => Route::Health,
+        (OPENAPI, "GET") => Route::OpenApi,
         (TASKS, "GET") => Route::ListTasks { user },
         (TASKS, "POST") => Route::CreateTask { user },
         (TASK, "GET") => Route::GetTask { user, task },
@@ -132,6 +137,7 @@ mod tests {
         let user = || "u1".to_owned();
         let task = || "t1".to_owned();
         assert_eq!(serve("GET", "/health"), Route::Health);
+        assert_eq!(serve("GET", "/openapi.json"), Route::OpenApi);
         assert_eq!(
             serve("GET", "/api/u1/tasks"),
             Route::ListTasks { user: user() }
