@@ -42,7 +42,9 @@ async fn serve(mut request: Request, env: &Env) -> worker::Result<Response> {
     let header = |name: &str| request.headers().get(name).ok().flatten();
     let request_id = header("cf-ray").unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     let origin = header("origin");
-    let method = request.method().to_string();
+    // The raw method: worker's `Method` enum maps methods it does not know (QUERY, PROPFIND…)
+    // to GET, which would serve them as reads instead of answering 405.
+    let method = request.inner().method();
     let mut log = RequestLog::new(request_id.clone(), method.clone());
 
     let config = Config::load(env);

@@ -206,6 +206,19 @@ mod tests {
     }
 
     #[test]
+    fn methods_outside_the_table_are_not_allowed_even_unusual_ones() {
+        for method in ["QUERY", "PROPFIND", "HEAD", "TRACE", "get"] {
+            assert!(
+                matches!(
+                    resolve(method, "/api/u1/tasks"),
+                    Resolution::MethodNotAllowed { .. }
+                ),
+                "{method}"
+            );
+        }
+    }
+
+    #[test]
     fn options_on_a_known_resource_is_a_preflight() {
         assert_eq!(
             resolve("OPTIONS", "/api/u1/tasks/t1"),

@@ -2,6 +2,7 @@
 // Auth's, a fresh random user per test, and requests that return status, headers and body.
 
 import { createHmac, randomUUID } from 'node:crypto';
+import { assertDescribed } from './openapi.mjs';
 import { TEST_SECRET } from './stack.mjs';
 
 const base64url = (data) => Buffer.from(data).toString('base64url');
@@ -31,6 +32,8 @@ export class Api {
   /**
    * Sends a request. `json` is sent as a JSON body; `body` is sent raw. Returns
    * { status, headers, text, body } where body is the parsed JSON when there is any.
+   * Every response is checked against openapi.json first: one the document does not describe
+   * throws, failing the test (see ./openapi.mjs).
    */
   async request(method, path, { token, json, body, headers = {} } = {}) {
     const init = { method, headers: { ...headers } };
@@ -45,7 +48,9 @@ export class Api {
     const text = await response.text();
     const contentType = response.headers.get('content-type') ?? '';
     const parsed = contentType.includes('json') && text ? JSON.parse(text) : undefined;
-    return { status: response.status, headers: response.headers, text, body: parsed };
+    const result = { status: response.status, headers: response.headers, text, body: parsed };
+    assertDescribed(method, path, result);
+    return result;
   }
 
   list(user, query = '') {

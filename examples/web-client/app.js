@@ -1,0 +1,236 @@
+// The example client: plain browser JavaScript, no build step. Every request is a cross-origin
+// fetch with an Authorization header, so the browser sends a CORS preflight first; the API must
+// list this page's origin in ALLOWED_ORIGINS.
+//
+// Types come from the generated OpenAPI types (editors with TypeScript's checkJs use them):
+/** @typedef {import('../../types/api').components['schemas']['Task']} Task */
+/** @typedef {import('../../types/api').components['schemas']['Problem']} Problem */
+
+const $ = (selector) => document.querySelector(selector);
+
+const settings = {
+  get base() { return $('#api-base').value.trim().replace(/\/+$/, ''); },
+  get user() { return $('#user-id').value.trim(); },
+  get token() { return $('#token').value.trim(); },
+};
+
+/** An error response, carrying the problem document when the API sent one. */
+class ApiError extends Error {
+  /** @param {string} message @param {Problem | undefined} problem */
+  constructor(message, problem) {
+    super(message);
+    this.problem = problem;
+  }
+}
+
+/**
+ * Calls the API. Resolves to the parsed JSON body (null for 204); rejects with an ApiError whose
+ * message is the problem's `detail`, or a network error (which is also how a CORS refusal looks).
+ */
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${settings.token}` };
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(`${settings.base}${path}`, init);
+  } catch (error) {
+    throw new ApiError(
+      `Network error (${error.message}): is the API running at ${settings.base}, and is this page's origin ` +
+        `(${location.origin}) in its ALLOWED_ORIGINS?`,
+    );
+  }
+  // Readable cross-origin only because the API lists it in Access-Control-Expose-Headers.
+  $('#request-id').textContent = response.headers.get('X-Request-Id') ?? '(not exposed)';
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => undefined);
+  if (!response.ok) {
+    throw new ApiError(data?.detail ?? `HTTP ${response.status}`, data);
+  }
+  return data;
+}
+
+const tasksPath = () => `/api/${encodeURIComponent(settings.user)}/tasks`;
+const taskPath = (id) => `${tasksPath()}/${encodeURIComponent(id)}`;
+
+function showError(error) {
+  const box = $('#error');
+  box.replaceChildren(error.message);
+  for (const { field, message } of error.problem?.errors ?? []) {
+    const line = document.createElement('span');
+    line.className = 'field-error';
+    line.textContent = `${field}: ${message}`;
+    box.append(line);
+  }
+  box.hidden = false;
+  $('#message').textContent = '';
+}
+
+function showMessage(text) {
+  $('#error').hidden = true;
+  $('#message').textContent = text;
+}
+
+/**
+ * Runs one user action: clears old errors, shows a new one if it fails. `data-actions` on the
+ * body counts finished actions, so a test (or a curious developer) can wait for one to settle.
+ */
+async function act(action) {
+  $('#error').hidden = true;
+  document.body.dataset.busy = 'true';
+  try {
+    await action();
+  } catch (error) {
+    showError(error);
+  } finally {
+    document.body.dataset.busy = 'false';
+    document.body.dataset.actions = String(Number(document.body.dataset.actions ?? 0) + 1);
+  }
+}
+
+async function loadTasks() {
+  if (!settings.user) throw new ApiError('Enter a user id (or a token whose `sub` names one), then load.');
+  const query = new URLSearchParams({ status: $('#status-filter').value, sort: $('#sort').value });
+  /** @type {Task[]} */
+  const tasks = await api('GET', `${tasksPath()}?${query}`);
+  render(tasks);
+}
+
+/** @param {Task[]} tasks */
+function render(tasks) {
+  const list = $('#tasks');
+  list.replaceChildren(...tasks.map(taskItem));
+  $('#empty').hidden = tasks.length > 0;
+  $('#count').textContent = `(${tasks.length})`;
+}
+
+/** @param {Task} task */
+function taskItem(task) {
+  const item = $('#task-template').content.firstElementChild.cloneNode(true);
+  item.dataset.id = task.id;
+  item.classList.toggle('done', task.completed);
+  item.querySelector('.title').textContent = task.title;
+  item.querySelector('.description').textContent = task.description ?? '';
+  const toggle = item.querySelector('.toggle');
+  toggle.checked = task.completed;
+  toggle.addEventListener('change', () => act(async () => {
+    // No body: the API flips `completed` atomically.
+    const updated = await api('PATCH', `${taskPath(task.id)}/complete`);
+    showMessage(`"${updated.title}" is ${updated.completed ? 'done' : 'not done'}.`);
+    await loadTasks();
+  }));
+  item.querySelector('.edit').addEventListener('click', () => item.replaceWith(editItem(task)));
+  item.querySelector('.delete').addEventListener('click', () => act(async () => {
+    await api('DELETE', taskPath(task.id));
+    showMessage(`Deleted "${task.title}".`);
+    await loadTasks();
+  }));
+  return item;
+}
+
+/** @param {Task} task */
+function editItem(task) {
+  const item = $('#edit-template').content.firstElementChild.cloneNode(true);
+  item.dataset.id = task.id;
+  const title = item.querySelector('.edit-title');
+  const description = item.querySelector('.edit-description');
+  title.value = task.title;
+  description.value = task.description ?? '';
+  item.querySelector('.cancel').addEventListener('click', () => item.replaceWith(taskItem(task)));
+  item.querySelector('form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(async () => {
+      // An emptied description is cleared with null.
+      const updated = await api('PUT', taskPath(task.id), {
+        title: title.value,
+        description: description.value === '' ? null : description.value,
+      });
+      showMessage(`Saved "${updated.title}".`);
+      await loadTasks();
+    });
+  });
+  return item;
+}
+
+/** The user id a token names (`sub`, else `user_id`/`userId`), read without verifying it. */
+function tokenUser(token) {
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const claims = JSON.parse(atob(payload));
+    return claims.sub ?? claims.user_id ?? claims.userId;
+  } catch {
+    return undefined;
+  }
+}
+
+const base64url = (bytes) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+
+/**
+ * DEVELOPMENT ONLY: signs an HS256 JWT in the browser, exactly as the API verifies them. A real
+ * app mints tokens on its server, where the secret lives.
+ */
+async function mintDevToken(secret, userId, lifetimeSeconds = 3600) {
+  const encoder = new TextEncoder();
+  const now = Math.floor(Date.now() / 1000);
+  const header = base64url(encoder.encode(JSON.stringify({ alg: 'HS256', typ: 'JWT' })));
+  const claims = base64url(encoder.encode(JSON.stringify({ sub: userId, iat: now, exp: now + lifetimeSeconds })));
+  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const signature = await crypto.subtle.sign('HMAC', key, encoder.encode(`${header}.${claims}`));
+  return `${header}.${claims}.${base64url(signature)}`;
+}
+
+function start() {
+  const params = new URLSearchParams(location.search);
+  $('#api-base').value = params.get('api') ?? localStorage.getItem('api-base') ?? 'http://127.0.0.1:8787';
+  $('#user-id').value = params.get('user') ?? localStorage.getItem('user-id') ?? '';
+  $('#token').value = sessionStorage.getItem('token') ?? '';
+
+  $('#settings').addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (!settings.user && tokenUser(settings.token)) $('#user-id').value = tokenUser(settings.token);
+    localStorage.setItem('api-base', settings.base);
+    localStorage.setItem('user-id', settings.user);
+    sessionStorage.setItem('token', settings.token);
+    act(async () => {
+      await loadTasks();
+      showMessage(`Connected to ${settings.base} as ${settings.user}.`);
+    });
+  });
+
+  $('#mint').addEventListener('click', () => act(async () => {
+    if (!settings.user) throw new ApiError('Enter a user id to mint a token for.');
+    const secret = $('#dev-secret').value;
+    if (new TextEncoder().encode(secret).length < 32) throw new ApiError('The secret must be at least 32 bytes.');
+    $('#token').value = await mintDevToken(secret, settings.user);
+    sessionStorage.setItem('token', settings.token);
+    showMessage(`Minted a one-hour dev token for ${settings.user}.`);
+  }));
+
+  $('#add').addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(async () => {
+      const description = $('#new-description').value;
+      /** @type {Task} */
+      const created = await api('POST', tasksPath(), {
+        title: $('#new-title').value,
+        ...(description ? { description } : {}),
+      });
+      $('#new-title').value = '';
+      $('#new-description').value = '';
+      showMessage(`Added "${created.title}".`);
+      await loadTasks();
+    });
+  });
+
+  for (const control of [$('#status-filter'), $('#sort')]) {
+    control.addEventListener('change', () => act(loadTasks));
+  }
+  document.body.dataset.busy = 'false';
+  document.body.dataset.actions = '0';
+}
+
+start();

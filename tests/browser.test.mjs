@@ -1,0 +1,209 @@
+// A real browser against the real worker: Debian's Chromium, driven by playwright-core, runs the
+// example web client (examples/web-client/) served from a second loopback origin. Every call is
+// a cross-origin fetch with an Authorization header, so Chromium sends real CORS preflights and
+// enforces the answers. The tests assert on what the page shows, and on the server's state.
+//
+// Origins: the static server listens on 127.0.0.1:<port>. The page loaded as
+// http://localhost:<port> is allowed (added to ALLOWED_ORIGINS); the same page loaded as
+// http://127.0.0.1:<port> is another origin (host differs), not allowed, and must be blocked.
+//
+// Chromium is installed with apt-get when /usr/bin/chromium is missing (root only, as on CI).
+// A screenshot of the passing page is saved to results/ (git-ignored).
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { serveDirectory } from '../scripts/lib/static-server.mjs';
+import { ROOT, step } from '../scripts/lib/toolchain.mjs';
+import { Api, newUser, now, signToken } from './support/api.mjs';
+import { ALLOWED_ORIGIN, startStack, TEST_SECRET } from './support/stack.mjs';
+
+const CHROMIUM = '/usr/bin/chromium';
+const RESULTS = join(ROOT, 'results');
+// The flags this machine needs (../shared/TOOLCHAIN.md): no sandbox as root, and no background
+// connections, which the closed network refuses. playwright-core adds a fresh --user-data-dir.
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run',
+];
+
+function ensureChromium() {
+  if (existsSync(CHROMIUM)) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`${CHROMIUM} is missing; install Debian's chromium (sudo apt-get install -y chromium)`);
+  }
+  step('chromium: installing with apt-get (once per machine)');
+  for (const args of [['update', '-q'], ['install', '-y', '-q', 'chromium']]) {
+    const result = spawnSync('apt-get', args, {
+      encoding: 'utf8',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeout: 600_000,
+    });
+    if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed:\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
+/** Performs a UI action and waits until the page has finished handling it. */
+async function settle(page, action) {
+  const before = Number(await page.evaluate(() => document.body.dataset.actions));
+  await action();
+  await page.waitForFunction((count) => Number(document.body.dataset.actions) > count, before, { timeout: 15_000 });
+}
+
+const titles = (page) => page.locator('#tasks .title').allTextContents();
+const row = (page, title) => page.locator('#tasks li', { has: page.locator('.title', { hasText: title }) });
+
+/** The worker's log lines for CORS preflights answered so far. */
+const preflights = (stack) => stack.worker.logs().split('\n')
+  .filter((line) => line.includes('"method":"OPTIONS"') && line.includes('"status":204')).length;
+
+describe('the example web client in Chromium', { timeout: 900_000 }, () => {
+  let stack;
+  let pages;
+  let browser;
+  let allowedOrigin;
+  let blockedOrigin;
+
+  before(async () => {
+    ensureChromium();
+    pages = await serveDirectory(join(ROOT, 'examples', 'web-client'));
+    allowedOrigin = `http://localhost:${pages.port}`;
+    blockedOrigin = `http://127.0.0.1:${pages.port}`;
+    stack = await startStack({ vars: { ALLOWED_ORIGINS: `${ALLOWED_ORIGIN},${allowedOrigin}` } });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+    await pages?.close();
+  });
+
+  test('an allowed origin runs the whole task lifecycle', async () => {
+    const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
+    const page = await context.newPage();
+    const pageErrors = [];
+    page.on('pageerror', (error) => pageErrors.push(error));
+    const user = newUser();
+    const preflightsBefore = preflights(stack);
+    try {
+      await page.goto(`${allowedOrigin}/?api=${encodeURIComponent(stack.url)}&user=${user.id}`);
+
+      // Mint a dev token in the page (WebCrypto HMAC), as a developer would against npm start.
+      await page.locator('#dev-token summary').click();
+      await page.fill('#dev-secret', TEST_SECRET);
+      await settle(page, () => page.click('#mint'));
+      assert.match(await page.inputValue('#token'), /^[\w-]+\.[\w-]+\.[\w-]+$/);
+
+      await settle(page, () => page.click('#connect'));
+      assert.match(await page.textContent('#message'), /Connected to .* as user_/);
+      assert.equal(await page.isVisible('#empty'), true, 'an empty list says so');
+
+      for (const [title, description] of [['Buy milk', '2 litres'], ['Walk the dog', '']]) {
+        await page.fill('#new-title', title);
+        await page.fill('#new-description', description);
+        await settle(page, () => page.click('#add-button'));
+        assert.equal(await page.textContent('#message'), `Added "${title}".`);
+      }
+      assert.deepEqual(await titles(page), ['Walk the dog', 'Buy milk'], 'newest first');
+      assert.equal(await row(page, 'Buy milk').locator('.description').textContent(), '2 litres');
+
+      await settle(page, () => row(page, 'Buy milk').locator('.toggle').click());
+      assert.equal(await page.textContent('#message'), '"Buy milk" is done.');
+      assert.match(await row(page, 'Buy milk').getAttribute('class'), /\bdone\b/);
+      assert.equal(await row(page, 'Buy milk').locator('.toggle').isChecked(), true);
+
+      await row(page, 'Walk the dog').locator('.edit').click();
+      await page.fill('#tasks .editing .edit-title', 'Walk the cat');
+      await page.fill('#tasks .editing .edit-description', 'twice round the park');
+      await settle(page, () => page.click('#tasks .editing .save'));
+      assert.equal(await page.textContent('#message'), 'Saved "Walk the cat".');
+      assert.deepEqual(await titles(page), ['Walk the cat', 'Buy milk']);
+
+      await settle(page, () => row(page, 'Buy milk').locator('.delete').click());
+      assert.equal(await page.textContent('#message'), 'Deleted "Buy milk".');
+      assert.deepEqual(await titles(page), ['Walk the cat']);
+
+      // A rejected request shows the problem's detail and its field errors.
+      await page.fill('#new-title', '   ');
+      await settle(page, () => page.click('#add-button'));
+      assert.equal(await page.isVisible('#error'), true);
+      const error = await page.textContent('#error');
+      assert.match(error, /The request has invalid fields/);
+      assert.match(error, /title: must not be empty/);
+
+      assert.equal(await page.textContent('#count'), '(1)');
+      assert.match(await page.textContent('#request-id'), /^[0-9a-f]{32}$/, 'X-Request-Id is exposed to the page');
+      assert.deepEqual(pageErrors, []);
+      assert.ok(preflights(stack) > preflightsBefore, 'Chromium sent CORS preflights and the worker answered them');
+
+      // The page showed what the server stored.
+      const stored = (await new Api(stack.url).list(user)).body;
+      assert.deepEqual(stored.map((task) => [task.title, task.description, task.completed]),
+        [['Walk the cat', 'twice round the park', false]]);
+
+      await page.fill('#new-title', '');
+      await settle(page, () => page.click('#connect'));
+      mkdirSync(RESULTS, { recursive: true });
+      await page.screenshot({ path: join(RESULTS, 'browser-client.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('an origin not in ALLOWED_ORIGINS is blocked by the browser', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const consoleLines = [];
+    page.on('console', (message) => consoleLines.push(message.text()));
+    const user = newUser();
+    try {
+      await page.goto(`${blockedOrigin}/?api=${encodeURIComponent(stack.url)}&user=${user.id}`);
+      await page.fill('#token', user.token);
+
+      await settle(page, () => page.click('#connect'));
+      const error = await page.textContent('#error');
+      assert.match(error, /^Network error \(Failed to fetch\)/);
+      assert.ok(error.includes(blockedOrigin), 'the page names its origin');
+
+      await page.fill('#new-title', 'must never be stored');
+      await settle(page, () => page.click('#add-button'));
+      assert.match(await page.textContent('#error'), /^Network error/);
+      assert.equal(await page.locator('#tasks li').count(), 0);
+
+      // The same fetch from page script fails too, and Chromium says why.
+      const outcome = await page.evaluate(async ({ url, token }) => {
+        try {
+          const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+          return `answered ${response.status}`;
+        } catch (failure) {
+          return `${failure.name}: ${failure.message}`;
+        }
+      }, { url: `${stack.url}/api/${user.id}/tasks`, token: user.token });
+      assert.equal(outcome, 'TypeError: Failed to fetch');
+      assert.ok(consoleLines.some((line) => /blocked by CORS policy/.test(line)), consoleLines.join('\n'));
+
+      // The preflight was refused, so the POST never reached the worker.
+      assert.deepEqual((await new Api(stack.url).list(user)).body, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the page is no loophole: a token minted with another secret is refused with the problem detail', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const user = newUser();
+    try {
+      await page.goto(`${allowedOrigin}/?api=${encodeURIComponent(stack.url)}&user=${user.id}`);
+      await page.fill('#token', signToken({ sub: user.id, exp: now() + 600 }, { secret: 'x'.repeat(40) }));
+      await settle(page, () => page.click('#connect'));
+      assert.equal(await page.textContent('#error'), "The token's signature is not valid.");
+    } finally {
+      await context.close();
+    }
+  });
+});
