@@ -60,38 +60,68 @@ const worker :Workerd.Worker = (
   return path;
 }
 
-/** Waits until something answers HTTP on the port. */
-async function waitForHttp(url, child, timeoutMs = 20_000) {
+/**
+ * Polls `url` every `intervalMs` until it answers (with `status`, when given). Resolves with
+ * the moment, from performance.now(), of that answer.
+ */
+async function waitForHttp(url, child, { status, intervalMs = 50, timeoutMs = 20_000 } = {}) {
   const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`workerd exited with ${child.exitCode} before serving`);
     try {
-      await fetch(url);
-      return;
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (status === undefined || response.status === status) return performance.now();
+      last = `status ${response.status}`;
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Not listening yet.
     }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
-  throw new Error(`workerd did not answer on ${url} within ${timeoutMs} ms`);
+  throw new Error(`workerd did not answer on ${url}${status ? ` with ${status}` : ''} within ${timeoutMs} ms (${last})`);
 }
 
 /**
- * Starts workerd serving build/. Returns { url, pid, logs(), stop() }; `logs()` is everything
- * the worker printed so far (its structured log lines).
+ * Starts workerd serving build/. Returns { url, pid, startupMs, logs(), stop() }; `logs()` is
+ * everything the worker printed so far (its structured log lines).
+ *
+ * Options for the benchmark, all optional:
+ * - `ready`: { path = '/', status, intervalMs = 50 }: what counts as serving. `startupMs` is
+ *   the time from spawning the process to that first answer (the cold start when `status` is
+ *   200 and the interval is small).
+ * - `onLine(line)`: called with every line the process prints, as it prints it.
+ * - `logLimit`: keep only the last this many characters for `logs()` (default: everything).
+ * - `inspectorPort`: serve the V8 inspector (DevTools protocol) on 127.0.0.1 at this port.
  */
-export async function startWorkerd({ database, vars = {}, port } = {}) {
+export async function startWorkerd({ database, vars = {}, port, ready = {}, onLine, logLimit = Infinity, inspectorPort } = {}) {
   port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'edge-task-api-workerd-'));
   const configPath = writeConfig(dir, { port, database, vars });
-  const child = spawn(bin('workerd'), ['serve', configPath, '--verbose'], {
+  const spawnedAt = performance.now();
+  const args = ['serve', configPath, '--verbose'];
+  if (inspectorPort) args.push(`--inspector-addr=127.0.0.1:${inspectorPort}`);
+  const child = spawn(bin('workerd'), args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
+  const pending = { stdout: '', stderr: '' };
+  const collect = (stream) => (chunk) => {
+    const text = chunk.toString();
+    output += text;
+    if (output.length > logLimit) output = output.slice(-logLimit);
+    if (onLine) {
+      const lines = (pending[stream] + text).split('\n');
+      pending[stream] = lines.pop();
+      for (const line of lines) onLine(line);
+    }
+  };
+  child.stdout.on('data', collect('stdout'));
+  child.stderr.on('data', collect('stderr'));
   const url = `http://127.0.0.1:${port}`;
+  let readyAt;
   try {
-    await waitForHttp(`${url}/`, child);
+    readyAt = await waitForHttp(`${url}${ready.path ?? '/'}`, child, ready);
   } catch (error) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -100,9 +130,10 @@ export async function startWorkerd({ database, vars = {}, port } = {}) {
   return {
     url,
     pid: child.pid,
+    startupMs: readyAt - spawnedAt,
     logs: () => output,
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
         await exited;

@@ -1,0 +1,575 @@
+// `npm run bench`: the worker's release build on plain `workerd serve` under load, against
+// the floors measured in the same run on the same machine, so that changes are judged by
+// ratios rather than by absolute times on a noisy machine.
+//
+// For each connection model (through PgBouncer in transaction mode, the local stand-in for
+// Hyperdrive's pool; and direct to PostgreSQL, as `wrangler dev` connects) it:
+//   1. times the cold start (process spawn to the first 200 from /health);
+//   2. runs every scenario with wrk on loopback after a warm-up, at each concurrency level,
+//      charging the worker its process CPU time per request;
+//   3. runs the database floors: pgbench with a new connection per transaction (-C),
+//      executing the worker's own SQL statements through the same connection model, once
+//      with the same authentication as the worker and once without any (trust), the cost of
+//      connections and statements alone.
+// The runtime floor is the 401 scenario: a bad signature, refused before any database work.
+// Results go to stdout as tables and to results/bench-<time>[-label].json.
+//
+//   npm run bench                       the full run (about 4 minutes)
+//   npm run bench -- --quick            a smoke run (what `npm test` runs; no timing asserted)
+//   npm run bench -- --label before     names the run in the JSON and its file name
+//   npm run bench -- --auth trust       PostgreSQL and PgBouncer without SCRAM, for comparison
+//   npm run bench -- --compare A.json B.json   two runs side by side; runs nothing
+//   npm run bench -- --profile get      a V8 CPU profile of the worker serving `get`, instead
+//   npm run bench -- --help             every option
+
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { processCpuMs, processTreeCpuMs } from './lib/bench/cpu.mjs';
+import { runPgbench } from './lib/bench/pgbench.mjs';
+import { connectInspector, formatProfileSummary, profileWhile, summarizeProfile } from './lib/bench/profile.mjs';
+import { formatComparison, formatReport } from './lib/bench/report.mjs';
+import { TASKS_PER_USER, Workload } from './lib/bench/workload.mjs';
+import { runWrk } from './lib/bench/wrk.mjs';
+import { buildWorker, WASM_PATH } from './lib/build.mjs';
+import { startPgBouncer } from './lib/pgbouncer.mjs';
+import { freePort, migrate, startPostgres } from './lib/postgres.mjs';
+import { ensureBenchTools, machine } from './lib/system.mjs';
+import { ensureAll, ensureNode22, ROOT, step } from './lib/toolchain.mjs';
+import { startWorkerd } from './lib/workerd.mjs';
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --quick                 smoke run: 1 s per scenario at one concurrency level, short floors
+  --no-build              use build/ as it is (default: build the worker first)
+  --label TEXT            a name for this run, written into the JSON and its file name
+  --auth scram|trust      how clients authenticate to PostgreSQL and PgBouncer (default scram)
+  --models LIST           pgbouncer,direct (default both)
+  --scenarios LIST        health,unauthorized,list,get,update,toggle,create,delete (default all)
+  --concurrency LIST      connection counts (default 1,16; quick: 2)
+  --duration S            seconds per measurement (default 3)
+  --warmup S              seconds of warm-up per scenario and model (default 1)
+  --floor-duration S      seconds per pgbench floor run (default 2)
+  --cold-starts N         worker starts timed per model (default 3; quick: 1)
+  --out DIR               where the JSON goes (default results/)
+  --markdown              print the tables as markdown (for the README)
+  --compare A.json B.json print two result files side by side and exit
+  --report A.json         print a result file's tables again (with --markdown, for the README)
+  --profile LIST          instead of measuring, record a V8 CPU profile of the worker serving
+                          each listed scenario (--duration s at the highest concurrency) into
+                          results/profile-*.cpuprofile and print where its CPU time goes
+`;
+
+const SCENARIOS = ['health', 'unauthorized', 'list', 'get', 'update', 'toggle', 'create', 'delete'];
+/** The role the floor without key derivation connects as (trusted by PostgreSQL and PgBouncer). */
+const TRUST_ROLE = 'bench_trust';
+
+const list = (text) => text.split(',').map((item) => item.trim()).filter(Boolean);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+const cores = cpus().length;
+
+/** Reads the command line into the run's settings (written into the JSON as they are). */
+function parseSettings() {
+  const { values: options, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+      label: { type: 'string', default: '' },
+      auth: { type: 'string', default: 'scram' },
+      models: { type: 'string', default: 'pgbouncer,direct' },
+      scenarios: { type: 'string', default: SCENARIOS.join(',') },
+      concurrency: { type: 'string' },
+      duration: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '1' },
+      'floor-duration': { type: 'string', default: '2' },
+      'cold-starts': { type: 'string' },
+      out: { type: 'string', default: join(ROOT, 'results') },
+      markdown: { type: 'boolean', default: false },
+      compare: { type: 'boolean', default: false },
+      report: { type: 'string' },
+      profile: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const whole = (text, name, min, max) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be a whole number, ${min}-${max}`);
+    return value;
+  };
+  const quick = options.quick;
+  const settings = {
+    quick,
+    label: options.label,
+    auth: { scram: 'scram-sha-256', trust: 'trust' }[options.auth],
+    models: list(options.models),
+    scenarios: list(options.scenarios),
+    concurrency: (options.concurrency ? list(options.concurrency) : quick ? ['2'] : ['1', '16']).map((c) => whole(c, 'concurrency', 1, 256)),
+    durationS: quick ? 1 : whole(options.duration, 'duration', 1, 60),
+    // Quick runs warm up once per model (before the first scenario), full runs before each.
+    warmupS: quick ? 1 : whole(options.warmup, 'warmup', 0, 60),
+    floorDurationS: whole(options['floor-duration'], 'floor-duration', 1, 60),
+    // Quick runs give each pgbench client this many transactions instead of a duration.
+    floorTransactions: quick ? 10 : undefined,
+    coldStarts: whole(options['cold-starts'] ?? (quick ? '1' : '3'), 'cold-starts', 1, 20),
+    readUsers: quick ? 20 : 200,
+    writeUsers: quick ? 20 : 200,
+    tasksPerUser: TASKS_PER_USER,
+    profile: options.profile ? list(options.profile) : undefined,
+  };
+  if (!settings.auth) throw new Error('--auth must be scram or trust');
+  for (const model of settings.models) if (!['pgbouncer', 'direct'].includes(model)) throw new Error(`unknown model ${model}`);
+  for (const name of [...settings.scenarios, ...(settings.profile ?? [])]) {
+    if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name}`);
+  }
+  if (settings.profile) settings.scenarios = settings.profile;
+  // The runtime floor is needed for the ratios, so it always runs.
+  if (!settings.scenarios.includes('unauthorized')) settings.scenarios.unshift('unauthorized');
+  return { options, positionals, settings };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Everything started is stopped on the way out, in reverse order: on success, error or Ctrl-C.
+
+const cleanups = [];
+const defer = (fn) => cleanups.push(fn);
+async function cleanUp() {
+  while (cleanups.length > 0) {
+    try {
+      await cleanups.pop()();
+    } catch (error) {
+      console.error(`cleanup: ${error.message}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Builds the worker unless told not to; returns the wasm's size, raw and gzip -9. */
+function prepareWorker(noBuild) {
+  if (noBuild) {
+    ensureNode22();
+    step('worker build: using build/ as it is (--no-build)');
+  } else {
+    const tools = ensureAll();
+    step('building the worker (release)');
+    buildWorker(tools);
+  }
+  for (const file of ['index.js', 'index_bg.wasm']) {
+    if (!existsSync(join(ROOT, 'build', file))) {
+      throw new Error(`build/${file} is missing: run \`npm run build\` (or drop --no-build)`);
+    }
+  }
+  const wasm = readFileSync(WASM_PATH);
+  return { path: 'build/index_bg.wasm', bytes: wasm.length, gzipBytes: gzipSync(wasm, { level: 9 }).length };
+}
+
+function versionOf(command, args, pattern) {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  return `${result.stdout ?? ''}${result.stderr ?? ''}`.match(pattern)?.[1] ?? 'unknown';
+}
+
+/**
+ * Sets the cluster's client authentication: with `trustAll` (--auth trust) every role is
+ * trusted; otherwise only TRUST_ROLE, which the floor without key derivation uses, is.
+ */
+async function configureAuthentication(postgres, client, { trustAll }) {
+  const path = join(postgres.dataDir, 'pg_hba.conf');
+  let text = readFileSync(path, 'utf8');
+  if (trustAll) {
+    text = text
+      .split('\n')
+      .map((line) => (line.trim().startsWith('#') ? line : line.replace(/scram-sha-256|md5|password/, 'trust')))
+      .join('\n');
+  } else {
+    await client.query(`CREATE ROLE ${TRUST_ROLE} LOGIN`);
+    await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON tasks TO ${TRUST_ROLE}`);
+    await client.query(`GRANT USAGE ON SEQUENCE bench_floor_ids, bench_delete_ids TO ${TRUST_ROLE}`);
+    // The first matching line wins.
+    text = `host all ${TRUST_ROLE} 127.0.0.1/32 trust\n${text}`;
+  }
+  writeFileSync(path, text);
+  await client.query('SELECT pg_reload_conf()');
+}
+
+/** Waits until the worker has logged every request it was sent (bounded: 2 s). */
+async function settle(count) {
+  let last = -1;
+  for (let i = 0; i < 40 && count() !== last; i++) {
+    last = count();
+    await sleep(50);
+  }
+}
+
+/** Sends one prepared raw request with fetch and returns { status, text }. */
+async function sendRaw(origin, raw) {
+  const [head, body] = raw.split('\r\n\r\n');
+  const [requestLine, ...headerLines] = head.split('\r\n');
+  const [method, path] = requestLine.split(' ');
+  const headers = Object.fromEntries(
+    headerLines.map((line) => line.split(/:\s*/, 2)).filter(([name]) => !/^(host|content-length)$/i.test(name)),
+  );
+  const response = await fetch(new URL(path, origin), { method, headers, body: body || undefined });
+  return { status: response.status, text: await response.text() };
+}
+
+/**
+ * Starts the worker `coldStarts` times against `target`, timing spawn to the first 200 from
+ * /health (which opens one database connection), and keeps the last one running. `onLine`
+ * receives the running worker's output lines.
+ */
+async function startTimedWorkers({ target, vars, coldStarts, onLine, inspectorPort }) {
+  const samplesMs = [];
+  for (let i = 1; i <= coldStarts; i++) {
+    const worker = await startWorkerd({
+      database: target,
+      vars,
+      ready: { path: '/health', status: 200, intervalMs: 2 },
+      logLimit: 64 * 1024,
+      onLine: i === coldStarts ? onLine : undefined,
+      inspectorPort: i === coldStarts ? inspectorPort : undefined,
+    });
+    samplesMs.push(worker.startupMs);
+    if (i === coldStarts) {
+      defer(() => worker.stop());
+      return { worker, coldStart: { medianMs: median(samplesMs), samplesMs } };
+    }
+    await worker.stop();
+  }
+  throw new Error('unreachable');
+}
+
+/** Sends each scenario's first request, so a broken setup fails with a reason, not a table of errors. */
+async function probeScenarios({ model, worker, workload, scenarios, client }) {
+  for (const scenario of scenarios) {
+    const first = scenario.name === 'delete' ? await workload.reserveDeletes(client, 1) : 0;
+    const [raw] = scenario.requests(worker.url, { first, count: 1 });
+    const answer = await sendRaw(worker.url, raw);
+    if (scenario.name === 'delete') workload.usedDeletesThrough(first);
+    if (answer.status !== scenario.expect) {
+      throw new Error(
+        `${model}/${scenario.name}: expected ${scenario.expect}, got ${answer.status}: ${answer.text.slice(0, 300)}\n` +
+          worker.logs().slice(-2000),
+      );
+    }
+  }
+}
+
+/** The API side of one connection model: every scenario at every concurrency level. */
+async function measureApi({ model, settings, worker, requestsServed, dbCpuMs, workload, scenarios, client, workDir }) {
+  const rows = [];
+  const rps = new Map(); // `${scenario}/${c}` → req/s, to size the delete pool
+  const load = async (scenario, concurrency, durationS) => {
+    let first = 0;
+    let count = 0;
+    if (scenario.name === 'delete') {
+      // Enough never-used tasks for the whole run: 1.5x what `get` managed, plus a margin.
+      const expected = rps.get(`get/${concurrency}`) ?? (rps.size > 0 ? Math.max(...rps.values()) : 2000);
+      count = Math.min(200_000, Math.ceil(expected * durationS * 1.5) + 4 * concurrency + 100);
+      first = await workload.reserveDeletes(client, count);
+    }
+    const requests = scenario.requests(worker.url, { first, count });
+    const before = { worker: processCpuMs(worker.pid), db: dbCpuMs(), served: requestsServed() };
+    const result = await runWrk({ origin: worker.url, requests, expect: scenario.expect, concurrency, seconds: durationS, tempDir: workDir });
+    await settle(requestsServed);
+    if (scenario.name === 'delete') workload.usedDeletesThrough(first + result.highestIndex);
+    // Requests the worker served, including any wrk abandoned in flight at the end of the run.
+    const served = requestsServed() - before.served || result.requests;
+    return {
+      rps: result.rps,
+      p50Ms: result.p50Ms,
+      p90Ms: result.p90Ms,
+      p99Ms: result.p99Ms,
+      maxMs: result.maxMs,
+      meanMs: result.meanMs,
+      requests: result.requests,
+      errors: result.errors,
+      statuses: result.statuses,
+      socketErrors: result.socketErrors,
+      durationS: result.durationS,
+      workerRequests: served,
+      workerCpuMsPerRequest: (processCpuMs(worker.pid) - before.worker) / served,
+      dbCpuMsPerRequest: (dbCpuMs() - before.db) / served,
+      loadgenCpuMs: result.cpuMs,
+      loadgenCpuPct: (100 * result.cpuMs) / (result.durationS * 1000 * cores),
+    };
+  };
+
+  const highest = Math.max(...settings.concurrency);
+  for (const [index, scenario] of scenarios.entries()) {
+    if (settings.warmupS > 0 && (!settings.quick || index === 0)) {
+      step(`${model}/${scenario.name}: warm-up at c=${highest}`);
+      await load(scenario, highest, settings.warmupS);
+    }
+    for (const concurrency of settings.concurrency) {
+      const api = await load(scenario, concurrency, settings.durationS);
+      rps.set(`${scenario.name}/${concurrency}`, api.rps);
+      step(
+        `${model}/${scenario.name} c=${concurrency}: ${api.rps.toFixed(0)} req/s, p50 ${api.p50Ms.toFixed(2)} ms, ` +
+          `worker ${api.workerCpuMsPerRequest.toFixed(3)} ms CPU/req, ${api.errors} errors`,
+      );
+      rows.push({ model, scenario: scenario.name, label: scenario.label, expect: scenario.expect, concurrency, api });
+    }
+  }
+  return rows;
+}
+
+/** One database floor (pgbench -C) of one connection model for every scenario that has one. */
+async function measureFloor({ model, kind, target, settings, dbCpuMs, workload, scenarios, client, workDir }) {
+  const results = new Map(); // `${scenario}/${c}` → figures
+  for (const scenario of scenarios) {
+    const floor = scenario.floor();
+    if (!floor) continue;
+    for (const concurrency of settings.concurrency) {
+      const transactions = settings.floorTransactions;
+      if (scenario.name === 'delete') {
+        const expected = transactions
+          ? transactions * concurrency
+          : (results.get(`get/${concurrency}`)?.tps ?? 5000) * settings.floorDurationS * 1.5;
+        const first = await workload.reserveDeletes(client, Math.min(200_000, Math.ceil(expected) + 4 * concurrency + 100));
+        await client.query("SELECT setval('bench_delete_ids', $1, false)", [first]);
+      }
+      const beforeDb = dbCpuMs();
+      const run = await runPgbench({
+        target,
+        scripts: floor.scripts,
+        defines: floor.defines,
+        concurrency,
+        seconds: settings.floorDurationS,
+        transactions,
+        tempDir: workDir,
+      });
+      const dbCpu = dbCpuMs() - beforeDb;
+      if (scenario.name === 'delete') {
+        const { rows } = await client.query('SELECT last_value FROM bench_delete_ids');
+        workload.usedDeletesThrough(Number(rows[0].last_value));
+      }
+      step(`${model}/${scenario.name} c=${concurrency}: ${kind} floor ${run.tps.toFixed(0)} tx/s, ${run.errors} errors`);
+      if (run.errorDetail) console.error(run.errorDetail);
+      results.set(`${scenario.name}/${concurrency}`, {
+        auth: target.auth,
+        tps: run.tps,
+        p50Ms: run.p50Ms,
+        p99Ms: run.p99Ms,
+        transactions: run.transactions,
+        errors: run.errors,
+        clientCpuMsPerTransaction: run.cpuMs / run.transactions,
+        clientCpuPct: (100 * run.cpuMs) / (run.durationS * 1000 * cores),
+        dbCpuMsPerTransaction: dbCpu / run.transactions,
+      });
+    }
+  }
+  return results;
+}
+
+/** --profile: a CPU profile of the worker per scenario, at the highest concurrency. */
+async function profileScenarios({ model, settings, worker, inspectorPort, workload, scenarios, client, workDir, out, stamp }) {
+  const inspector = await connectInspector(inspectorPort);
+  try {
+    const concurrency = Math.max(...settings.concurrency);
+    for (const scenario of scenarios) {
+      const load = async (seconds) => {
+        let first = 0;
+        let count = 0;
+        if (scenario.name === 'delete') {
+          count = 5000 * seconds;
+          first = await workload.reserveDeletes(client, count);
+        }
+        const requests = scenario.requests(worker.url, { first, count });
+        const result = await runWrk({ origin: worker.url, requests, expect: scenario.expect, concurrency, seconds, tempDir: workDir });
+        if (scenario.name === 'delete') workload.usedDeletesThrough(first + result.highestIndex);
+        return result;
+      };
+      if (settings.warmupS > 0) await load(settings.warmupS);
+      let result;
+      const profile = await profileWhile(inspector, async () => {
+        result = await load(settings.durationS);
+      });
+      const file = join(out, `profile-${stamp}-${model}-${scenario.name}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      const title = `${model}/${scenario.name} c=${concurrency}, ${result.rps.toFixed(0)} req/s, ${result.errors} errors`;
+      console.log(`\n${formatProfileSummary(title, summarizeProfile(profile))}`);
+      step(`profile: ${file}`);
+    }
+  } finally {
+    inspector.close();
+  }
+}
+
+async function main() {
+  const { options, positionals, settings } = parseSettings();
+  if (options.help) {
+    console.log(HELP);
+    return;
+  }
+  if (options.compare) {
+    if (positionals.length !== 2) throw new Error('--compare needs two result files: before.json after.json');
+    const [before, after] = positionals.map((path) => JSON.parse(readFileSync(path, 'utf8')));
+    console.log(formatComparison(before, after));
+    return;
+  }
+  if (options.report) {
+    console.log(formatReport(JSON.parse(readFileSync(options.report, 'utf8')), { markdown: options.markdown }));
+    return;
+  }
+
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+  const label = settings.label.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 40);
+  const wasm = prepareWorker(options['no-build']);
+  const tools = ensureBenchTools();
+  const scram = settings.auth === 'scram-sha-256';
+  const floorKinds = scram ? ['same-auth', 'trust'] : ['same-auth'];
+  const { models, concurrency, scenarios: names } = settings;
+  const floorSeconds = settings.quick ? 0 : settings.floorDurationS;
+  const loadSeconds =
+    models.length *
+    (settings.warmupS * (settings.quick ? 1 : names.length) +
+      concurrency.length * (names.length * settings.durationS + floorKinds.length * (names.length - 1) * floorSeconds));
+  step(
+    `plan: ${models.join(' + ')} x ${names.length} scenarios x c=${concurrency.join(',')}, ` +
+      `${settings.durationS} s per measurement, ${floorKinds.length} database floors, about ${loadSeconds} s of load`,
+  );
+  const workDir = mkdtempSync(join(tmpdir(), 'edge-task-api-bench-'));
+  defer(() => rmSync(workDir, { recursive: true, force: true }));
+
+  step('PostgreSQL: starting a temporary cluster');
+  const postgres = await startPostgres();
+  defer(() => postgres.stop());
+  migrate(postgres.url, { quiet: true });
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: postgres.url });
+  // A server going away (Ctrl-C reaches PostgreSQL too) is reported by the query that fails.
+  client.on('error', () => {});
+  await client.connect();
+  defer(() => client.end());
+  const postmasterPid = Number(readFileSync(join(postgres.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+
+  const secret = randomBytes(32).toString('base64url');
+  const workload = new Workload({ secret, readUsers: settings.readUsers, writeUsers: settings.writeUsers });
+  step(`seeding: ${settings.readUsers} users x ${TASKS_PER_USER} tasks, ${settings.writeUsers} users to create for, a pool to delete from`);
+  await workload.seed(client);
+  await configureAuthentication(postgres, client, { trustAll: !scram });
+  const scenarios = workload.scenarios().filter((scenario) => names.includes(scenario.name));
+
+  let bouncer;
+  if (models.includes('pgbouncer')) {
+    step(`PgBouncer: starting (transaction mode, auth ${settings.auth})`);
+    const { rows } = await client.query('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [postgres.user]);
+    bouncer = await startPgBouncer({
+      postgres,
+      auth: settings.auth,
+      secret: rows[0].rolpassword,
+      trustUsers: scram ? [TRUST_ROLE] : [],
+      poolSize: Math.max(20, ...concurrency),
+    });
+    defer(() => bouncer.stop());
+  }
+
+  const versions = {
+    workerd: versionOf(join(ROOT, 'node_modules', '.bin', 'workerd'), ['--version'], /workerd\s+(\S+)/),
+    postgres: (await client.query('SHOW server_version')).rows[0].server_version,
+    pgbouncer: versionOf(tools.pgbouncer, ['--version'], /PgBouncer\s+(\S+)/i),
+    wrk: versionOf(tools.wrk, ['--version'], /(wrk\s+\S+)/),
+    pgbench: versionOf(tools.pgbench, ['--version'], /\(PostgreSQL\)\s+(\S+)/),
+    node: process.versions.node,
+  };
+
+  const rows = [];
+  const coldStart = [];
+  const vars = { BETTER_AUTH_SECRET: secret, ENVIRONMENT: 'bench' };
+  for (const model of models) {
+    const port = model === 'pgbouncer' ? bouncer.port : postgres.port;
+    const target = { host: '127.0.0.1', port, user: postgres.user, password: postgres.password, database: postgres.database, auth: settings.auth };
+    // The database's CPU: the postmaster and every backend, plus PgBouncer when it is in the path.
+    const dbCpuMs = () => processTreeCpuMs(postmasterPid) + (model === 'pgbouncer' ? processCpuMs(bouncer.pid) : 0);
+
+    step(`${model}: cold start x${settings.coldStarts}`);
+    // The worker logs one JSON line per request: its own count of the requests it served.
+    let served = 0;
+    const inspectorPort = settings.profile ? await freePort() : undefined;
+    const { worker, coldStart: cold } = await startTimedWorkers({
+      target,
+      vars,
+      coldStarts: settings.coldStarts,
+      onLine: (line) => line.includes('"duration_ms":') && served++,
+      inspectorPort,
+    });
+    coldStart.push({ model, ...cold });
+    await probeScenarios({ model, worker, workload, scenarios, client });
+    const context = { model, settings, dbCpuMs, workload, scenarios, client, workDir };
+    if (settings.profile) {
+      mkdirSync(options.out, { recursive: true });
+      const name = `${stamp}${label ? `-${label}` : ''}`;
+      await profileScenarios({ ...context, worker, inspectorPort, out: options.out, stamp: name });
+      await worker.stop();
+      continue;
+    }
+    const modelRows = await measureApi({ ...context, worker, requestsServed: () => served });
+    await worker.stop();
+
+    for (const kind of floorKinds) {
+      const floorTarget = kind === 'trust' ? { ...target, user: TRUST_ROLE, auth: 'trust' } : target;
+      const floor = await measureFloor({ ...context, kind, target: floorTarget });
+      for (const row of modelRows) {
+        const figures = floor.get(`${row.scenario}/${row.concurrency}`) ?? null;
+        if (kind === 'same-auth') row.dbFloor = figures;
+        // Under --auth trust the same-auth floor is the trust floor.
+        if (kind === 'trust' || !scram) row.trustFloor = figures;
+      }
+    }
+    rows.push(...modelRows);
+  }
+
+  if (settings.profile) return;
+
+  // Ratios: the API against the database floors of the same scenario, model and concurrency,
+  // and against the runtime floor (the 401 path) of the same model and concurrency.
+  for (const row of rows) {
+    const runtime = rows.find((r) => r.model === row.model && r.concurrency === row.concurrency && r.scenario === 'unauthorized');
+    row.ratios = {
+      dbFloor: row.dbFloor ? row.api.rps / row.dbFloor.tps : null,
+      trustFloor: row.trustFloor ? row.api.rps / row.trustFloor.tps : null,
+      runtimeFloor: row.api.rps / runtime.api.rps,
+    };
+  }
+
+  const result = {
+    schema: 1,
+    label: settings.label,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: machine(),
+    versions,
+    settings,
+    wasm,
+    coldStart,
+    rows,
+  };
+  console.log(`\n${formatReport(result, { markdown: options.markdown })}\n`);
+  mkdirSync(options.out, { recursive: true });
+  const file = join(options.out, `bench-${stamp}${label ? `-${label}` : ''}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  step(`results: ${file} (${Math.round((Date.now() - startedAt) / 1000)} s)`);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping`);
+    cleanUp().finally(() => process.exit(130));
+  });
+}
+
+try {
+  await main();
+} catch (error) {
+  process.exitCode = 1;
+  console.error(`bench failed: ${error.stack ?? error.message}`);
+} finally {
+  await cleanUp();
+}

@@ -1,0 +1,301 @@
+// What the benchmark sends: the seeded data, the scenarios as HTTP requests for wrk, and the
+// same scenarios as the worker's SQL statements for pgbench (the database floor).
+//
+// Users and task ids follow fixed patterns, so requests, SQL seeding and pgbench scripts can
+// all name the same rows without reading them back:
+//   read users   bench-read-NNN, 20 tasks each, ids a0000000-0000-7000-8000-<hex(u*100+k)>
+//   write users  bench-write-NNN, no tasks at first (create adds to them)
+//   delete pool  task n belongs to bench-delete-<n mod 200>, id d0000000-0000-7000-8000-<hex(n)>
+// Every scenario rotates through many users, each with its own token: the isolation-heavy
+// shape of a multi-user API, where every statement is filtered by the caller's user id.
+
+import { createHmac } from 'node:crypto';
+import { httpRequest } from './wrk.mjs';
+
+/** Tasks per read user: what `list` returns. */
+export const TASKS_PER_USER = 20;
+/** Users the delete pool's tasks are spread over. */
+export const DELETE_USERS = 200;
+
+const hex12 = (n) => n.toString(16).padStart(12, '0');
+const pad3 = (n) => String(n).padStart(3, '0');
+const readUserId = (u) => `bench-read-${pad3(u)}`;
+const readTaskId = (u, k) => `a0000000-0000-7000-8000-${hex12(u * 100 + k)}`;
+const writeUserId = (w) => `bench-write-${pad3(w)}`;
+const deleteUserId = (n) => `bench-delete-${pad3(n % DELETE_USERS)}`;
+const deleteTaskId = (n) => `d0000000-0000-7000-8000-${hex12(n)}`;
+
+/** Request bodies, identical for the API and the floor's parameters. */
+const NEW_TASK = { title: 'Benchmark task', description: 'Created by the benchmark', completed: false };
+const PATCH = { title: 'Updated by the benchmark', description: 'Edited by the benchmark', completed: true };
+
+// ---------------------------------------------------------------------------------------------
+// The worker's SQL, as src/store/sql.rs builds it (after Rust's line continuations). Kept in
+// the Rust source's own form so tests/bench.test.mjs can check that every template still
+// appears verbatim in sql.rs: if a statement changes there, the test says the floor is stale.
+
+/** sql::TASK_COLUMNS. */
+export const TASK_COLUMNS =
+  "id::text, user_id, title, description, completed::text, " +
+  "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), " +
+  "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
+/** The statement templates of sql.rs, by the function that builds them. */
+export const SQL_TEMPLATES = {
+  ping: "SELECT 'ok'",
+  list_tasks:
+    'SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text{filter} ORDER BY {column} {direction}, id {direction}',
+  select_task: 'SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text AND id = $2::uuid',
+  insert_task:
+    'INSERT INTO tasks (user_id, id, title, description, completed) ' +
+    'VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::boolean) RETURNING {TASK_COLUMNS}',
+  update_task:
+    'UPDATE tasks SET title = COALESCE($3::text, title), ' +
+    'description = CASE WHEN $4::boolean THEN $5::text ELSE description END, ' +
+    'completed = COALESCE($6::boolean, completed) WHERE user_id = $1::text AND id = $2::uuid ' +
+    'RETURNING {TASK_COLUMNS}',
+  change_completion:
+    'UPDATE tasks SET completed = COALESCE($3::boolean, NOT completed) ' +
+    'WHERE user_id = $1::text AND id = $2::uuid RETURNING {TASK_COLUMNS}',
+  delete_task: 'DELETE FROM tasks WHERE user_id = $1::text AND id = $2::uuid RETURNING id::text',
+};
+
+/**
+ * A statement for pgbench: the template filled in, each `$n` replaced by the pgbench variable
+ * `params[n-1]` (sent as a parameter in extended mode) or, for `null`, a NULL literal
+ * (pgbench cannot bind NULL). String literals holding a colon are rewritten as equal U&''
+ * literals, because pgbench would take `:MI` inside a literal for a variable.
+ */
+function pgbenchStatement(template, params, fill = {}) {
+  let text = template.replaceAll('{TASK_COLUMNS}', TASK_COLUMNS);
+  for (const [name, value] of Object.entries(fill)) text = text.replaceAll(`{${name}}`, value);
+  text = text.replace(/'((?:[^']|'')*)'/g, (literal, body) =>
+    body.includes(':') ? `U&'${body.replaceAll('\\', '\\005C').replaceAll(':', '\\003A')}'` : literal,
+  );
+  return text.replace(/\$(\d+)/g, (_, n) => {
+    const name = params[Number(n) - 1];
+    if (name === undefined) throw new Error(`no parameter for $${n} in ${template}`);
+    return name === null ? 'NULL' : `:${name}`;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const base64url = (data) => Buffer.from(data).toString('base64url');
+
+/** An HS256 JWT for `sub`, valid for two hours, signed as Better Auth signs. */
+export function signToken(sub, secret) {
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${base64url(JSON.stringify({ sub, iat: now, exp: now + 7200 }))}`;
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
+
+/**
+ * The seeded data set. `readUsers` users with TASKS_PER_USER tasks each (list, get, update,
+ * toggle), `writeUsers` users to create tasks for, and a pool of tasks to delete that grows
+ * on demand.
+ */
+export class Workload {
+  constructor({ secret, readUsers, writeUsers }) {
+    this.secret = secret;
+    this.readUsers = Array.from({ length: readUsers }, (_, u) => ({ id: readUserId(u), token: signToken(readUserId(u), secret) }));
+    this.writeUsers = Array.from({ length: writeUsers }, (_, w) => ({ id: writeUserId(w), token: signToken(writeUserId(w), secret) }));
+    this.deleteTokens = Array.from({ length: DELETE_USERS }, (_, d) => signToken(deleteUserId(d), secret));
+    // A token for a real user, signed with another key: the 401 path.
+    this.forgedTokens = this.readUsers.map((user) => signToken(user.id, `not-the-secret-${secret}`));
+    /** Delete pool: tasks n in [1, seeded) exist unless used; `next` is the first unused. */
+    this.pool = { next: 1, seeded: 1 };
+  }
+
+  /** Creates the rows: read users' tasks, the floor's helper sequences. */
+  async seed(client) {
+    await client.query(
+      `INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at)
+       SELECT ('a0000000-0000-7000-8000-' || lpad(to_hex(u * 100 + k), 12, '0'))::uuid,
+              'bench-read-' || lpad(u::text, 3, '0'),
+              'Task ' || k, 'Seeded task number ' || k || ' of its user', k % 3 = 0,
+              now() - make_interval(mins => ${TASKS_PER_USER} - k), now() - make_interval(mins => ${TASKS_PER_USER} - k)
+       FROM generate_series(0, $1::int - 1) AS u, generate_series(0, ${TASKS_PER_USER} - 1) AS k`,
+      [this.readUsers.length],
+    );
+    // Fresh ids for the create floor and the next task of the delete pool for the delete floor:
+    // pgbench cannot make strings, so each such transaction reads one with \gset first.
+    await client.query('CREATE SEQUENCE bench_floor_ids');
+    await client.query('CREATE SEQUENCE bench_delete_ids');
+    await client.query('ANALYZE tasks');
+  }
+
+  /** Makes sure `count` unused delete-pool tasks exist; returns the first one's number. */
+  async reserveDeletes(client, count) {
+    const end = this.pool.next + count;
+    if (end > this.pool.seeded) {
+      await client.query(
+        `INSERT INTO tasks (id, user_id, title, description, completed)
+         SELECT ('d0000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid,
+                'bench-delete-' || lpad((n % ${DELETE_USERS})::text, 3, '0'),
+                'Task to delete', 'Seeded for the delete scenario', false
+         FROM generate_series($1::bigint, $2::bigint - 1) AS n`,
+        [this.pool.seeded, end],
+      );
+      this.pool.seeded = end;
+    }
+    return this.pool.next;
+  }
+
+  /** Marks delete-pool tasks up to and including `last` as used. */
+  usedDeletesThrough(last) {
+    this.pool.next = Math.max(this.pool.next, last + 1);
+  }
+
+  /** Every (user, task) pair of the read users. */
+  readPairs() {
+    return this.readUsers.flatMap((user, u) =>
+      Array.from({ length: TASKS_PER_USER }, (_, k) => ({ user, task: readTaskId(u, k) })),
+    );
+  }
+
+  /**
+   * The scenarios, in the order they run. Each has a label, the status every response must
+   * have, whether it touches the database, `requests(origin, opts)` for wrk (raw HTTP; for
+   * `delete`, `opts.first` and `opts.count` pick pool tasks) and `floor()` for pgbench
+   * ({ scripts, defines }, or null when no database is involved).
+   */
+  scenarios() {
+    const auth = (token) => ({ Authorization: `Bearer ${token}` });
+    const pairs = this.readPairs();
+    // pgbench cannot compute strings, so each floor script names its rows through -D
+    // variables; FLOOR_ROWS scripts spread over the users stand for "many users".
+    const FLOOR_ROWS = Math.min(64, this.readUsers.length);
+    const floorPairs = Array.from({ length: FLOOR_ROWS }, (_, i) => {
+      const u = Math.floor((i * this.readUsers.length) / FLOOR_ROWS);
+      return { user: this.readUsers[u].id, task: readTaskId(u, i % TASKS_PER_USER) };
+    });
+    const pairDefines = Object.fromEntries(floorPairs.flatMap((pair, i) => [[`u${i}`, pair.user], [`t${i}`, pair.task]]));
+    const perPair = (template, params, fill) =>
+      floorPairs.map((_, i) => pgbenchStatement(template, params(i), fill));
+
+    return [
+      {
+        name: 'health',
+        label: 'GET /health (SELECT 1 row)',
+        expect: 200,
+        database: true,
+        requests: (origin) => [httpRequest(origin, { method: 'GET', path: '/health' })],
+        floor: () => ({ scripts: [pgbenchStatement(SQL_TEMPLATES.ping, [])], defines: {} }),
+      },
+      {
+        name: 'unauthorized',
+        label: 'GET list, bad signature → 401',
+        expect: 401,
+        database: false,
+        requests: (origin) =>
+          this.readUsers.map((user, u) =>
+            httpRequest(origin, { method: 'GET', path: `/api/${user.id}/tasks`, headers: auth(this.forgedTokens[u]) }),
+          ),
+        floor: () => null,
+      },
+      {
+        name: 'list',
+        label: `GET list (${TASKS_PER_USER} tasks)`,
+        expect: 200,
+        database: true,
+        requests: (origin) =>
+          this.readUsers.map((user) => httpRequest(origin, { method: 'GET', path: `/api/${user.id}/tasks`, headers: auth(user.token) })),
+        // The default query: all tasks, newest first.
+        floor: () => ({
+          scripts: perPair(SQL_TEMPLATES.list_tasks, (i) => [`u${i}`], { filter: '', column: 'created_at', direction: 'DESC' }),
+          defines: pairDefines,
+        }),
+      },
+      {
+        name: 'get',
+        label: 'GET one task',
+        expect: 200,
+        database: true,
+        requests: (origin) =>
+          pairs.map(({ user, task }) =>
+            httpRequest(origin, { method: 'GET', path: `/api/${user.id}/tasks/${task}`, headers: auth(user.token) }),
+          ),
+        floor: () => ({ scripts: perPair(SQL_TEMPLATES.select_task, (i) => [`u${i}`, `t${i}`]), defines: pairDefines }),
+      },
+      {
+        name: 'update',
+        label: 'PUT title, description, completed',
+        expect: 200,
+        database: true,
+        requests: (origin) =>
+          pairs.map(({ user, task }) =>
+            httpRequest(origin, { method: 'PUT', path: `/api/${user.id}/tasks/${task}`, headers: auth(user.token), body: PATCH }),
+          ),
+        floor: () => ({
+          scripts: perPair(SQL_TEMPLATES.update_task, (i) => [`u${i}`, `t${i}`, 'title', 'touch', 'description', 'completed']),
+          defines: { ...pairDefines, title: PATCH.title, touch: 'true', description: PATCH.description, completed: String(PATCH.completed) },
+        }),
+      },
+      {
+        name: 'toggle',
+        label: 'PATCH …/complete (toggle)',
+        expect: 200,
+        database: true,
+        requests: (origin) =>
+          pairs.map(({ user, task }) =>
+            httpRequest(origin, { method: 'PATCH', path: `/api/${user.id}/tasks/${task}/complete`, headers: auth(user.token) }),
+          ),
+        // An empty body toggles: the completion parameter is NULL.
+        floor: () => ({ scripts: perPair(SQL_TEMPLATES.change_completion, (i) => [`u${i}`, `t${i}`, null]), defines: pairDefines }),
+      },
+      {
+        name: 'create',
+        label: 'POST a task',
+        expect: 201,
+        database: true,
+        requests: (origin) =>
+          this.writeUsers.map((user) =>
+            httpRequest(origin, { method: 'POST', path: `/api/${user.id}/tasks`, headers: auth(user.token), body: NEW_TASK }),
+          ),
+        // Ids from a sequence, time-ordered like the worker's UUIDv7s (appended to the index).
+        floor: () => {
+          const users = this.writeUsers.slice(0, FLOOR_ROWS);
+          return {
+            scripts: users.map(
+              (_, i) =>
+                "SELECT 'ffffffff-0000-7000-8000-' || lpad(to_hex(nextval('bench_floor_ids')), 12, '0') AS id \\gset\n" +
+                pgbenchStatement(SQL_TEMPLATES.insert_task, [`w${i}`, 'id', 'title', 'description', 'completed']),
+            ),
+            defines: {
+              ...Object.fromEntries(users.map((user, i) => [`w${i}`, user.id])),
+              title: NEW_TASK.title,
+              description: NEW_TASK.description,
+              completed: String(NEW_TASK.completed),
+            },
+          };
+        },
+      },
+      {
+        name: 'delete',
+        label: 'DELETE a task',
+        expect: 204,
+        database: true,
+        requests: (origin, { first, count }) =>
+          Array.from({ length: count }, (_, i) => {
+            const n = first + i;
+            return httpRequest(origin, {
+              method: 'DELETE',
+              path: `/api/${deleteUserId(n)}/tasks/${deleteTaskId(n)}`,
+              headers: auth(this.deleteTokens[n % DELETE_USERS]),
+            });
+          }),
+        // The next unused pool task, from a sequence the bench sets before the run.
+        floor: () => ({
+          scripts: [
+            `SELECT 'bench-delete-' || lpad((n % ${DELETE_USERS})::text, 3, '0') AS user_id, ` +
+              "'d0000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0') AS task_id " +
+              "FROM (SELECT nextval('bench_delete_ids') AS n) AS next \\gset\n" +
+              pgbenchStatement(SQL_TEMPLATES.delete_task, ['user_id', 'task_id']),
+          ],
+          defines: {},
+        }),
+      },
+    ];
+  }
+}

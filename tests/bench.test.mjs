@@ -1,0 +1,85 @@
+// The benchmark must not rot: its quick mode runs here (no timings asserted), and the
+// database floor's SQL must still be the worker's SQL.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { SQL_TEMPLATES, TASK_COLUMNS } from '../scripts/lib/bench/workload.mjs';
+import { ROOT } from '../scripts/lib/toolchain.mjs';
+
+const SCENARIOS = ['health', 'unauthorized', 'list', 'get', 'update', 'toggle', 'create', 'delete'];
+const MODELS = ['pgbouncer', 'direct'];
+
+test('the database floor runs the statements of src/store/sql.rs verbatim', () => {
+  // Rust's line continuations (a backslash, the newline and the next line's indentation)
+  // vanish from the string, and \" is a quote.
+  const rust = readFileSync(join(ROOT, 'src', 'store', 'sql.rs'), 'utf8').replace(/\\\n\s*/g, '').replaceAll('\\"', '"');
+  assert.ok(rust.includes(`"${TASK_COLUMNS}"`), 'TASK_COLUMNS changed in sql.rs: update scripts/lib/bench/workload.mjs');
+  for (const [name, template] of Object.entries(SQL_TEMPLATES)) {
+    assert.ok(rust.includes(template), `sql::${name} changed in sql.rs: update scripts/lib/bench/workload.mjs`);
+  }
+});
+
+describe('npm run bench -- --quick', () => {
+  const out = mkdtempSync(join(tmpdir(), 'edge-task-api-bench-test-'));
+  after(() => rmSync(out, { recursive: true, force: true }));
+
+  test('runs every scenario in both connection models without errors and writes the JSON', () => {
+    const run = spawnSync(process.execPath, ['scripts/bench.mjs', '--quick', '--no-build', '--label', 'test', '--out', out], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+    assert.equal(run.status, 0, `bench exited with ${run.status ?? run.signal}:\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}`);
+
+    const files = readdirSync(out).filter((name) => /^bench-.*-test\.json$/.test(name));
+    assert.equal(files.length, 1, `one result file, got ${files}`);
+    const result = JSON.parse(readFileSync(join(out, files[0]), 'utf8'));
+    assert.equal(result.label, 'test');
+    const number = (value, what) => assert.ok(Number.isFinite(value) && value >= 0, `${what} is ${value}`);
+    number(result.wasm.gzipBytes, 'wasm gzip size');
+    assert.ok(result.wasm.gzipBytes > 0 && result.wasm.gzipBytes < result.wasm.bytes);
+
+    for (const model of MODELS) {
+      const cold = result.coldStart.find((entry) => entry.model === model);
+      number(cold?.medianMs, `${model} cold start`);
+      for (const scenario of SCENARIOS) {
+        const row = result.rows.find((r) => r.model === model && r.scenario === scenario);
+        const where = `${model}/${scenario}`;
+        assert.ok(row, `${where} ran`);
+        const { api } = row;
+        for (const field of ['rps', 'p50Ms', 'p99Ms', 'workerCpuMsPerRequest', 'dbCpuMsPerRequest', 'loadgenCpuPct']) {
+          number(api[field], `${where} ${field}`);
+        }
+        assert.ok(api.requests > 0, `${where} sent requests`);
+        // The 401 scenario expects 401s: they are its successes, not errors.
+        assert.equal(api.errors, 0, `${where} errors: ${JSON.stringify(api.statuses)}`);
+        assert.deepEqual(Object.keys(api.statuses), [String(row.expect)]);
+        assert.equal(row.expect, scenario === 'unauthorized' ? 401 : scenario === 'create' ? 201 : scenario === 'delete' ? 204 : 200);
+        number(row.ratios.runtimeFloor, `${where} API/runtime floor`);
+        if (scenario === 'unauthorized') {
+          assert.equal(row.dbFloor, null, 'the 401 path touches no database, so it has no database floor');
+          assert.equal(row.trustFloor, null);
+        } else {
+          // The floor with the worker's own authentication (SCRAM) and the one without.
+          for (const [kind, floor] of [['db', row.dbFloor], ['trust', row.trustFloor]]) {
+            for (const field of ['tps', 'p50Ms', 'p99Ms', 'clientCpuMsPerTransaction', 'dbCpuMsPerTransaction']) {
+              number(floor?.[field], `${where} ${kind} floor ${field}`);
+            }
+            assert.equal(floor.errors, 0, `${where} ${kind} floor errors`);
+          }
+          assert.equal(row.dbFloor.auth, 'scram-sha-256');
+          assert.equal(row.trustFloor.auth, 'trust');
+          number(row.ratios.dbFloor, `${where} API/db floor`);
+          number(row.ratios.trustFloor, `${where} API/trust floor`);
+        }
+      }
+    }
+    assert.match(run.stdout, /API through PgBouncer/);
+    assert.match(run.stdout, /Database floor direct, auth scram-sha-256/);
+    assert.match(run.stdout, /Database floor through PgBouncer, trust/);
+  });
+});
