@@ -107,11 +107,20 @@ export function ensureRustTools() {
 
 /**
  * Environment for worker-build: it would download wasm-bindgen and wasm-opt from GitHub;
- * point it at the cached CLI and at binaryen's wasm-opt from npm instead.
+ * point it at the cached CLI and at binaryen's wasm-opt from npm instead. Source paths are
+ * remapped so that the deployed wasm's panic locations name crates, not this machine's
+ * directories (the encoded form keeps paths with spaces intact).
  */
 export function workerBuildEnv(tools) {
+  const cargoHome = process.env.CARGO_HOME ?? join(homedir(), '.cargo');
+  const rustflags = [
+    ...(process.env.RUSTFLAGS ?? '').split(/\s+/).filter(Boolean),
+    `--remap-path-prefix=${join(cargoHome, 'registry', 'src')}=/crates`,
+    `--remap-path-prefix=${ROOT}=/edge-task-api`,
+  ];
   return {
     ...process.env,
+    CARGO_ENCODED_RUSTFLAGS: rustflags.join('\x1f'),
     WASM_BINDGEN_BIN: tools.wasmBindgen,
     WASM_OPT_BIN: BIN('wasm-opt'),
     ESBUILD_BIN: BIN('esbuild'),
