@@ -12,12 +12,14 @@
 // Data lives in .local/postgres and survives restarts. Ctrl-C stops everything started here.
 
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureAll, projectEnv, ROOT, step } from './lib/toolchain.mjs';
 
 ensureAll();
-const { migrate, startPostgres } = await import('./lib/postgres.mjs');
+const { migrate, reachableByOthers, startPostgres } = await import('./lib/postgres.mjs');
 
 const devVars = join(ROOT, '.dev.vars');
 if (existsSync(devVars)) {
@@ -33,8 +35,14 @@ if (databaseUrl) {
   step('PostgreSQL: using DATABASE_URL');
 } else {
   const port = Number(process.env.PG_PORT ?? 54329);
-  step(`PostgreSQL: starting on 127.0.0.1:${port} (data in .local/postgres)`);
-  postgres = await startPostgres({ dataDir: join(ROOT, '.local', 'postgres'), port });
+  // As root, the server runs as the `postgres` user, which must reach its data directory.
+  let dataDir = join(ROOT, '.local', 'postgres');
+  if (process.getuid?.() === 0 && !reachableByOthers(ROOT)) {
+    const checkout = createHash('sha256').update(ROOT).digest('hex').slice(0, 12);
+    dataDir = join(tmpdir(), `edge-task-api-${checkout}`, 'postgres');
+  }
+  step(`PostgreSQL: starting on 127.0.0.1:${port} (data in ${dataDir})`);
+  postgres = await startPostgres({ dataDir, port });
   databaseUrl = postgres.url;
 }
 step('migrations: applying');

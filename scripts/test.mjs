@@ -25,4 +25,6 @@ step('building the worker (release)');
 buildWorker(tools);
 
 step('end-to-end tests (node --test)');
-run(process.execPath, ['--test', '--test-reporter=spec', 'tests/*.test.mjs'], { env: projectEnv() });
+// One file at a time: the deploy test rebuilds build/ while others serve it, and two files
+// may install system packages with apt, which takes a lock.
+run(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', 'tests/*.test.mjs'], { env: projectEnv() });

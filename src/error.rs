@@ -58,7 +58,7 @@ pub struct Problem {
     pub status: u16,
     /// A sentence about this occurrence, for a person.
     pub detail: String,
-    /// Field-level validation failures (400 only).
+    /// Field-level failures; present on every 400, absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
 }
@@ -168,6 +168,8 @@ impl ApiError {
             detail,
             errors: match self {
                 Self::Validation(errors) => Some(errors.clone()),
+                // Frontends map `errors` on every 400; a body-level failure names the body.
+                Self::BadRequest(detail) => Some(vec![FieldError::new("body", detail.clone())]),
                 _ => None,
             },
         }
@@ -238,12 +240,14 @@ mod tests {
     }
 
     #[test]
-    fn only_validation_errors_list_fields() {
+    fn every_400_and_only_a_400_lists_field_errors() {
         for error in every_error() {
             let value = serde_json::to_value(error.problem()).unwrap();
             let has_errors = value.get("errors").is_some();
-            assert_eq!(has_errors, matches!(error, ApiError::Validation(_)));
+            assert_eq!(has_errors, error.status() == 400, "{error:?}");
         }
+        let malformed = ApiError::BadRequest("The body is not valid JSON.".to_owned()).problem();
+        assert_eq!(malformed.errors.unwrap()[0].field, "body");
     }
 
     #[test]

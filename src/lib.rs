@@ -7,7 +7,7 @@
 //! - `GET|PUT|DELETE /api/{user_id}/tasks/{id}`
 //! - `PATCH /api/{user_id}/tasks/{id}/complete`
 //!
-//! A request flows: [`routes::resolve`] → [`Config::load`] → [`handlers::handle`] (auth,
+//! A request flows: [`Config::load`] → [`routes::resolve`] → [`handlers::handle`] (auth,
 //! parsing into [`domain`] types, one [`store`] call) → [`error::ApiError`] for every failure →
 //! the headers every response carries (CORS, request id) → one [`telemetry`] log line.
 //! Run it with `npm start`; test it with `npm test` (see README.md).

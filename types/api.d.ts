@@ -266,7 +266,7 @@ export interface components {
             status: number;
             /** @description A sentence about this occurrence, for a person. */
             detail: string;
-            /** @description Field-level failures; only on `validation-error`. */
+            /** @description Field-level failures, on every 400: `validation-error` lists each invalid field or query parameter; `malformed-body` has one entry for `body`. */
             errors?: components["schemas"]["FieldError"][];
         };
         ValidationProblem: components["schemas"]["Problem"] & {
@@ -280,7 +280,6 @@ export interface components {
             type?: "tag:edge-task-api,2026:malformed-body";
             /** @constant */
             status?: 400;
-            errors?: never;
         };
         UnauthorizedProblem: components["schemas"]["Problem"] & {
             /** @constant */

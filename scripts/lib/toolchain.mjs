@@ -93,6 +93,15 @@ export function ensureRustTools() {
     step('Rust target wasm32-unknown-unknown: installing');
     run('rustup', ['target', 'add', 'wasm32-unknown-unknown']);
   }
+  // `npm test` runs rustfmt and clippy; minimal rustup profiles ship without them.
+  const components = capture('rustup', ['component', 'list', '--installed']) ?? '';
+  const missing = ['rustfmt', 'clippy'].filter((name) => !components.split('\n').some((line) => line.startsWith(name)));
+  if (missing.length === 0) {
+    step('Rust components rustfmt, clippy: present');
+  } else {
+    step(`Rust components ${missing.join(', ')}: installing`);
+    run('rustup', ['component', 'add', ...missing]);
+  }
   const lock = readFileSync(join(ROOT, 'Cargo.lock'), 'utf8');
   const locked = lock.match(/name = "wasm-bindgen"\nversion = "([^"]+)"/)?.[1];
   if (locked !== VERSIONS.wasmBindgen) {

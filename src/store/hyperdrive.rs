@@ -129,7 +129,8 @@ async fn negotiate_tls(mut socket: Socket, mode: SslMode) -> Result<Socket, Stor
     socket.flush().await.map_err(unavailable)?;
     match socket.read_u8().await.map_err(unavailable)? {
         b'S' => Ok(socket.start_tls()),
-        b'N' if mode != SslMode::Require => Ok(socket),
+        // Only `prefer` may continue without TLS; any stricter mode refuses.
+        b'N' if mode == SslMode::Prefer => Ok(socket),
         answer => Err(StoreError::Internal(format!(
             "the database refused TLS (answered {:?}) but the connection string requires it",
             answer as char
@@ -140,7 +141,11 @@ async fn negotiate_tls(mut socket: Socket, mode: SslMode) -> Result<Socket, Stor
 /// Classifies a driver error: by SQLSTATE when the server sent one; otherwise it is an I/O or
 /// protocol failure on the way to the database, which makes it unreachable for now.
 fn from_postgres(action: &str, error: &tokio_postgres::Error) -> StoreError {
-    let cause = format!("{action}: {}", describe(error));
+    // A server error's DETAIL can quote row values (a task's text); log its code and message.
+    let cause = match error.as_db_error() {
+        Some(db) => format!("{action}: {} {}", db.code().code(), db.message()),
+        None => format!("{action}: {}", describe(error)),
+    };
     match error.code() {
         Some(code) => classify_sqlstate(code.code(), cause),
         None => StoreError::Unavailable(cause),

@@ -199,7 +199,8 @@ pub fn classify_sqlstate(code: &str, cause: String) -> StoreError {
         || code.starts_with("57P") // server shutting down or starting up
         || code == "40001" // serialization failure
         || code == "40P01" // deadlock detected
-        || code == "55P03"; // lock not available
+        || code == "55P03" // lock not available
+        || code == "57014"; // statement cancelled, e.g. by statement_timeout
     if retryable {
         StoreError::Unavailable(cause)
     } else {

@@ -122,6 +122,11 @@ pub fn decode_response(status: u16, body: &[u8]) -> Result<Vec<Row>, StoreError>
                 None => Err(StoreError::Internal(cause)),
             }
         }
+        // 413 and 507: the request or the response is over the proxy's size limit, which no
+        // retry changes.
+        413 | 507 => Err(StoreError::Internal(format!(
+            "Neon endpoint refused the size of the request or response (HTTP {status})"
+        ))),
         _ => Err(StoreError::Unavailable(format!(
             "Neon endpoint answered HTTP {status}: {}",
             String::from_utf8_lossy(body)
@@ -206,7 +211,11 @@ mod tests {
             decode_response(400, b"not json"),
             Err(StoreError::Internal(_))
         ));
-        for status in [500, 502, 503, 507] {
+        assert!(matches!(
+            decode_response(507, b"{}"),
+            Err(StoreError::Internal(_))
+        ));
+        for status in [500, 502, 503] {
             assert!(matches!(
                 decode_response(status, b"{}"),
                 Err(StoreError::Unavailable(_))

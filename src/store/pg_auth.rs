@@ -37,6 +37,11 @@ const AUTHENTICATION_OK: [u8; 9] = [b'R', 0, 0, 0, 8, 0, 0, 0, 0];
 const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
 /// Isolates are long-lived but see few distinct databases; a handful of entries is plenty.
 const KEY_CACHE_CAPACITY: usize = 8;
+/// The most PBKDF2 rounds a server may demand; PostgreSQL's default is 4096. The derivation
+/// runs synchronously, so an absurd count from a hostile endpoint would stall the isolate.
+const MAX_SCRAM_ITERATIONS: u32 = 1_000_000;
+/// PostgreSQL protocol 3.0, the code that starts a StartupMessage after its length.
+const PROTOCOL_VERSION_3: [u8; 4] = [0, 3, 0, 0];
 /// Upper bound on an authentication message, against a hostile or confused peer.
 const MAX_AUTH_MESSAGE_BYTES: usize = 64 * 1024;
 
@@ -93,28 +98,48 @@ where
     frontend::startup_message(startup, &mut buf).map_err(encode_error)?;
     send(stream, &mut buf).await?;
 
-    let mut scram: Option<ScramClient> = None;
+    // Where the exchange stands. Once SASL has started, only its next step (or an error) is
+    // accepted: a server may not skip the signature check by answering the proof with
+    // AuthenticationOk, nor downgrade to a password request midway.
+    let mut state = AuthState::Started;
     loop {
         let (tag, body) = receive(stream).await?;
-        let code = if tag == b'R' { auth_code(&body)? } else { 0 };
-        match (tag, code) {
-            (b'R', 0) => return Ok(()),
-            (b'R', 3) => {
+        if tag == b'E' {
+            return Err(server_error(&body));
+        }
+        if matches!(tag, b'N' | b'v') {
+            // Notices and a NegotiateProtocolVersion carry nothing authentication needs.
+            continue;
+        }
+        if tag != b'R' {
+            return Err(protocol(&format!(
+                "unexpected message {:?} during authentication",
+                tag as char
+            )));
+        }
+        let code = auth_code(&body)?;
+        let data = &body[4..];
+        state = match (state, code) {
+            (AuthState::Started | AuthState::PasswordSent | AuthState::ScramVerified, 0) => {
+                return Ok(());
+            }
+            (AuthState::Started, 3) => {
                 frontend::password_message(params.password, &mut buf).map_err(encode_error)?;
                 send(stream, &mut buf).await?;
+                AuthState::PasswordSent
             }
-            (b'R', 5) => {
-                let salt: [u8; 4] = body
-                    .get(4..8)
+            (AuthState::Started, 5) => {
+                let salt: [u8; 4] = data
+                    .get(..4)
                     .and_then(|salt| salt.try_into().ok())
                     .ok_or_else(|| protocol("short MD5 salt"))?;
                 let hash = md5_hash(params.user.as_bytes(), params.password, salt);
                 frontend::password_message(hash.as_bytes(), &mut buf).map_err(encode_error)?;
                 send(stream, &mut buf).await?;
+                AuthState::PasswordSent
             }
-            (b'R', 10) => {
-                let mechanisms = &body[4..];
-                if !mechanisms
+            (AuthState::Started, 10) => {
+                if !data
                     .split(|byte| *byte == 0)
                     .any(|name| name == SCRAM_SHA_256.as_bytes())
                 {
@@ -128,38 +153,39 @@ where
                 )
                 .map_err(encode_error)?;
                 send(stream, &mut buf).await?;
-                scram = Some(client);
+                AuthState::ScramStarted(client)
             }
-            (b'R', 11) => {
-                let client = scram
-                    .as_mut()
-                    .ok_or_else(|| protocol("SASL continue before SASL start"))?;
-                let reply = client.final_message(&body[4..])?;
+            (AuthState::ScramStarted(mut client), 11) => {
+                let reply = client.final_message(data)?;
                 frontend::sasl_response(reply.as_bytes(), &mut buf).map_err(encode_error)?;
                 send(stream, &mut buf).await?;
+                AuthState::ScramProved(client)
             }
-            (b'R', 12) => {
-                let client = scram
-                    .as_ref()
-                    .ok_or_else(|| protocol("SASL final before SASL start"))?;
-                client.verify_server(&body[4..])?;
+            (AuthState::ScramProved(client), 12) => {
+                client.verify_server(data)?;
+                AuthState::ScramVerified
             }
-            (b'R', code) => {
+            (_, code) => {
                 return Err(protocol(&format!(
-                    "unsupported authentication request {code}"
+                    "authentication request {code} out of order or unsupported"
                 )))
             }
-            (b'E', _) => return Err(server_error(&body)),
-            // Notices and a NegotiateProtocolVersion carry nothing authentication needs.
-            (b'N' | b'v', _) => {}
-            (other, _) => {
-                return Err(protocol(&format!(
-                    "unexpected message {:?} during authentication",
-                    other as char
-                )))
-            }
-        }
+        };
     }
+}
+
+/// The client's progress through authentication.
+enum AuthState {
+    /// The startup message is sent; the server has not asked for anything yet.
+    Started,
+    /// A cleartext or MD5 password is sent; only AuthenticationOk may follow.
+    PasswordSent,
+    /// SCRAM's first message is sent; the server's challenge must follow.
+    ScramStarted(ScramClient),
+    /// The proof is sent; the server's signature must follow.
+    ScramProved(ScramClient),
+    /// The server proved it knows the password; only AuthenticationOk may follow.
+    ScramVerified,
 }
 
 /// The authentication request code that starts every `R` message.
@@ -285,7 +311,10 @@ impl ScramClient {
         let (Some(nonce), Some(salt), Some(iterations)) = (nonce, salt, iterations) else {
             return Err(protocol("malformed SCRAM server-first message"));
         };
-        if !nonce.starts_with(&self.nonce) || nonce.len() == self.nonce.len() || iterations == 0 {
+        if !nonce.starts_with(&self.nonce)
+            || nonce.len() == self.nonce.len()
+            || !(1..=MAX_SCRAM_ITERATIONS).contains(&iterations)
+        {
             return Err(protocol("SCRAM server nonce or iteration count is invalid"));
         }
 
@@ -387,8 +416,8 @@ pub struct Authenticated<S> {
     inner: S,
     /// How much of [`AUTHENTICATION_OK`] the driver has read.
     replayed: usize,
-    /// The driver's startup message length prefix, as far as received.
-    length_prefix: [u8; 4],
+    /// The first 8 bytes of the driver's startup message (length, protocol), as far as seen.
+    header: [u8; 8],
     /// Bytes of the driver's startup message swallowed so far.
     swallowed: usize,
 }
@@ -399,19 +428,28 @@ impl<S> Authenticated<S> {
         Self {
             inner,
             replayed: 0,
-            length_prefix: [0; 4],
+            header: [0; 8],
             swallowed: 0,
         }
     }
 
     /// The startup message's total length, once its prefix has been seen.
     fn startup_length(&self) -> Option<usize> {
-        (self.swallowed >= 4).then(|| u32::from_be_bytes(self.length_prefix) as usize)
+        (self.swallowed >= 4).then(|| {
+            u32::from_be_bytes([
+                self.header[0],
+                self.header[1],
+                self.header[2],
+                self.header[3],
+            ]) as usize
+        })
     }
 
     fn startup_swallowed(&self) -> bool {
-        self.startup_length()
-            .is_some_and(|length| self.swallowed >= length)
+        self.swallowed >= self.header.len()
+            && self
+                .startup_length()
+                .is_some_and(|length| self.swallowed >= length)
     }
 }
 
@@ -444,11 +482,19 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Authenticated<S> {
         // Consume the driver's startup message without sending it: the server has one already.
         let mut consumed = 0;
         while consumed < buf.len() && !self.startup_swallowed() {
-            if self.swallowed < 4 {
+            if self.swallowed < self.header.len() {
                 let index = self.swallowed;
-                self.length_prefix[index] = buf[consumed];
+                self.header[index] = buf[consumed];
                 self.swallowed += 1;
                 consumed += 1;
+                // Only a protocol 3.0 StartupMessage may be swallowed: anything else (an
+                // SSLRequest from a future driver, say) would desynchronize the session.
+                if self.swallowed == self.header.len() && self.header[4..] != PROTOCOL_VERSION_3 {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the driver's first message is not a protocol 3.0 startup message",
+                    )));
+                }
             } else {
                 let length = self.startup_length().unwrap_or(0);
                 let take = (length - self.swallowed).min(buf.len() - consumed);
@@ -567,6 +613,57 @@ mod tests {
             first.client_key,
             derive_keys(b"cache-me", b"salt", 16).client_key
         );
+    }
+
+    fn startup_message() -> Vec<u8> {
+        let mut buf = BytesMut::new();
+        frontend::startup_message([("user", "u"), ("database", "d")], &mut buf).unwrap();
+        buf.to_vec()
+    }
+
+    #[tokio::test]
+    async fn the_drivers_startup_is_swallowed_and_answered_with_authentication_ok() {
+        let (client_end, mut server_end) = tokio::io::duplex(1024);
+        let mut stream = Authenticated::new(client_end);
+        // Written in two pieces, as a driver may.
+        let startup = startup_message();
+        stream.write_all(&startup[..3]).await.unwrap();
+        stream.write_all(&startup[3..]).await.unwrap();
+        stream.write_all(b"Q-after").await.unwrap();
+        stream.flush().await.unwrap();
+
+        let mut answer = [0u8; 9];
+        stream.read_exact(&mut answer).await.unwrap();
+        assert_eq!(answer, AUTHENTICATION_OK);
+
+        let mut forwarded = [0u8; 7];
+        server_end.read_exact(&mut forwarded).await.unwrap();
+        assert_eq!(
+            &forwarded, b"Q-after",
+            "only what follows the startup reaches the server"
+        );
+
+        server_end.write_all(b"S-from-server").await.unwrap();
+        let mut relayed = [0u8; 13];
+        stream.read_exact(&mut relayed).await.unwrap();
+        assert_eq!(&relayed, b"S-from-server");
+    }
+
+    #[tokio::test]
+    async fn a_first_message_that_is_not_a_startup_is_refused() {
+        let (client_end, _server_end) = tokio::io::duplex(1024);
+        let mut stream = Authenticated::new(client_end);
+        let mut ssl_request = BytesMut::new();
+        frontend::ssl_request(&mut ssl_request);
+        let error = stream.write_all(&ssl_request).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn absurd_iteration_counts_are_refused() {
+        let mut client = ScramClient::with_nonce(b"pencil", RFC_CLIENT_NONCE.to_owned());
+        let first = "r=rOprNGfwEbeRWgbNEkqOxyz,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4000000000";
+        assert!(client.final_message(first.as_bytes()).is_err());
     }
 
     #[test]

@@ -7,7 +7,11 @@
 //! - every statement on `tasks` has `user_id = $1` in its WHERE clause, so a task that is not
 //!   the caller's cannot be read, changed or deleted by any code path;
 //! - every column comes back as text in one canonical form (see [`TASK_COLUMNS`]), so the two
-//!   transports decode identical strings and return byte-identical JSON.
+//!   transports decode identical strings and return byte-identical JSON;
+//! - reads must never be served from Hyperdrive's query cache (a task list must show the write
+//!   that preceded it): deployments create the Hyperdrive config with caching disabled (see
+//!   README), and the reads also call the non-immutable `to_char`, which Hyperdrive does not
+//!   cache.
 
 use crate::domain::{
     CompletionChange, ListQuery, NewTask, SortKey, SortOrder, StatusFilter, TaskId, TaskPatch,
@@ -47,10 +51,11 @@ fn user_and_task(user: &UserId, task: TaskId) -> Vec<Param> {
     ]
 }
 
-/// A round trip that proves the database answers.
+/// A round trip that proves the database answers. `clock_timestamp()` is volatile, which keeps
+/// Hyperdrive's query cache from answering in the database's place.
 pub fn ping() -> Statement {
     Statement {
-        text: "SELECT 'ok'".to_owned(),
+        text: "SELECT clock_timestamp()::text".to_owned(),
         params: Vec::new(),
     }
 }

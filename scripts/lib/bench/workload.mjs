@@ -42,7 +42,7 @@ export const TASK_COLUMNS =
 
 /** The statement templates of sql.rs, by the function that builds them. */
 export const SQL_TEMPLATES = {
-  ping: "SELECT 'ok'",
+  ping: 'SELECT clock_timestamp()::text',
   list_tasks:
     'SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text{filter} ORDER BY {column} {direction}, id {direction}',
   select_task: 'SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text AND id = $2::uuid',
