@@ -3,6 +3,7 @@
 //! The parsing is pure over bytes and header values, so the bad-input table is unit-tested
 //! natively; `read_body` is the only part that touches the runtime.
 
+use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use worker::Request;
 
@@ -14,7 +15,8 @@ use crate::{
 /// The largest request body accepted. Tasks are small; anything bigger is a mistake or abuse.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Reads the body, refusing oversized ones before and after reading.
+/// Reads the body, refusing an oversized one as soon as it is known: from `Content-Length`
+/// when declared, otherwise while streaming, so a chunked upload is never buffered whole.
 pub async fn read_body(request: &mut Request) -> Result<Vec<u8>, ApiError> {
     let declared = request
         .headers()
@@ -25,11 +27,20 @@ pub async fn read_body(request: &mut Request) -> Result<Vec<u8>, ApiError> {
     if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
         return Err(ApiError::PayloadTooLarge);
     }
-    let body = request.bytes().await.map_err(|error| {
+    if request.inner().body().is_none() {
+        return Ok(Vec::new());
+    }
+    let unreadable = |error: worker::Error| {
         ApiError::BadRequest(format!("The request body could not be read: {error}."))
-    })?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge);
+    };
+    let mut stream = request.stream().map_err(unreadable)?;
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(unreadable)?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
     }
     Ok(body)
 }

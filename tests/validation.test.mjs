@@ -2,6 +2,7 @@
 // nothing is stored. Hostile strings are stored and returned verbatim.
 
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { describe, test } from 'node:test';
 import { Api, assertProblem, assertTaskShape, newUser } from './support/api.mjs';
 import { forEachTransport } from './support/stack.mjs';
@@ -9,6 +10,39 @@ import { forEachTransport } from './support/stack.mjs';
 forEachTransport((t) => {
 
 const JSON_TYPE = { 'content-type': 'application/json' };
+
+/**
+ * POSTs 128 KiB in 16 KiB chunks with chunked transfer encoding (no Content-Length), and
+ * returns the response, which the server may send before the upload is finished. A raw
+ * node:http request because fetch rejects outright when the server answers early and closes.
+ */
+function postChunked(url, token) {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    });
+    let answered = false;
+    request.on('response', (response) => {
+      answered = true;
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => (text += chunk));
+      response.on('end', () => resolve({
+        status: response.statusCode,
+        headers: new Headers(response.headers),
+        text,
+        body: text ? JSON.parse(text) : undefined,
+      }));
+    });
+    request.on('error', (error) => {
+      if (!answered) reject(error);
+    });
+    const chunk = `{"title":"big","description":"${'x'.repeat(16 * 1024)}`;
+    for (let index = 0; index < 8; index += 1) request.write(chunk);
+    request.end();
+  });
+}
 
 describe('rejected create bodies', () => {
   const cases = [
@@ -40,6 +74,13 @@ describe('rejected create bodies', () => {
       assert.deepEqual((await t.api.list(user)).body, [], 'nothing was stored');
     });
   }
+
+  test('a chunked body over 64 KiB, with no Content-Length, is refused while streaming → 413', async () => {
+    const user = newUser();
+    const response = await postChunked(`${t.stack.url}/api/${user.id}/tasks`, user.token);
+    assertProblem(assert, response, 413);
+    assert.deepEqual((await t.api.list(user)).body, [], 'nothing was stored');
+  });
 
   test('every invalid field is reported at once', async () => {
     const user = newUser();
