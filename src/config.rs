@@ -169,6 +169,12 @@ fn connection_host(url: &str) -> Result<String, ConfigError> {
     Ok(host.to_owned())
 }
 
+/// `ALLOWED_ORIGINS` alone, for answering with CORS headers when the rest of the
+/// configuration is invalid.
+pub fn allowed_origins(env: &Env) -> AllowedOrigins {
+    AllowedOrigins::parse(&text_binding(env, "ALLOWED_ORIGINS").unwrap_or_default())
+}
+
 /// A text binding: a `[vars]` entry or a secret; both are strings to the worker.
 fn text_binding(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|value| value.to_string())

@@ -63,16 +63,20 @@ async fn serve(mut request: Request, env: &Env) -> worker::Result<Response> {
         ("Cache-Control", "no-store".to_owned()),
         ("X-Content-Type-Options", "nosniff".to_owned()),
     ];
-    if let Ok(config) = &config {
-        if response
-            .headers()
-            .get("access-control-allow-methods")
-            .ok()
-            .flatten()
-            .is_none()
-        {
-            headers.extend(config.allowed_origins.response_headers(origin.as_deref()));
-        }
+    // Even when the rest of the configuration failed, the browser may read the 500 problem
+    // if its origin is allowed. A preflight has set its own CORS headers already.
+    let allowed_origins = match &config {
+        Ok(config) => config.allowed_origins.clone(),
+        Err(_) => config::allowed_origins(env),
+    };
+    let is_preflight = response
+        .headers()
+        .get("access-control-allow-methods")
+        .ok()
+        .flatten()
+        .is_some();
+    if !is_preflight {
+        headers.extend(allowed_origins.response_headers(origin.as_deref()));
     }
     for (name, value) in headers {
         // Values are ours or echo a header the runtime already accepted, so this cannot fail;

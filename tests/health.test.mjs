@@ -50,8 +50,12 @@ describe('misconfiguration', () => {
     const worker = await startWorkerd({ database: unusedDatabase, vars: { ALLOWED_ORIGINS: '*' } });
     try {
       const user = newUser();
-      const response = await new Api(worker.url).list(user);
+      const response = await new Api(worker.url).request('GET', `/api/${user.id}/tasks`, {
+        token: user.token, headers: { origin: 'http://localhost:3000' },
+      });
       const problem = assertProblem(assert, response, 500);
+      assert.equal(response.headers.get('access-control-allow-origin'), 'http://localhost:3000',
+        'the browser can still read the problem');
       assert.doesNotMatch(problem.detail, /BETTER_AUTH_SECRET/);
       assert.match(worker.logs(), /BETTER_AUTH_SECRET is not set/);
     } finally {
