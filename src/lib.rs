@@ -7,7 +7,7 @@
 //! - `GET|PUT|DELETE /api/{user_id}/tasks/{id}`
 //! - `PATCH /api/{user_id}/tasks/{id}/complete`
 //!
-//! A request flows: [`Config::load`] → [`routes::resolve`] → [`handlers::handle`] (auth,
+//! A request flows: [`routes::resolve`] → [`Config::load`] → [`handlers::handle`] (auth,
 //! parsing into [`domain`] types, one [`store`] call) → [`error::ApiError`] for every failure →
 //! the headers every response carries (CORS, request id) → one [`telemetry`] log line.
 //! Run it with `npm start`; test it with `npm test` (see README.md).
@@ -47,10 +47,16 @@ async fn serve(mut request: Request, env: &Env) -> worker::Result<Response> {
     let method = request.inner().method();
     let mut log = RequestLog::new(request_id.clone(), method.clone());
 
+    let resolution = routes::resolve(&method, &request.path());
+    // A preflight's response carries its own CORS headers; every other response gets them below.
+    let is_preflight = matches!(resolution, Resolution::Preflight { .. });
     let config = Config::load(env);
     let outcome = match &config {
         Err(error) => Err(ApiError::Misconfigured(error.0.clone())),
-        Ok(config) => route(&mut request, &method, env, config, &mut log).await,
+        Ok(config) => {
+            let origin = origin.as_deref();
+            route(resolution, &mut request, origin, env, config, &mut log).await
+        }
     };
     let mut response = match outcome {
         Ok(response) => response,
@@ -63,20 +69,14 @@ async fn serve(mut request: Request, env: &Env) -> worker::Result<Response> {
         ("Cache-Control", "no-store".to_owned()),
         ("X-Content-Type-Options", "nosniff".to_owned()),
     ];
-    // Even when the rest of the configuration failed, the browser may read the 500 problem
-    // if its origin is allowed. A preflight has set its own CORS headers already.
-    let allowed_origins = match &config {
-        Ok(config) => config.allowed_origins.clone(),
-        Err(_) => config::allowed_origins(env),
-    };
-    let is_preflight = response
-        .headers()
-        .get("access-control-allow-methods")
-        .ok()
-        .flatten()
-        .is_some();
     if !is_preflight {
-        headers.extend(allowed_origins.response_headers(origin.as_deref()));
+        // Even when the rest of the configuration failed, the browser may read the 500
+        // problem if its origin is allowed.
+        let cors = match &config {
+            Ok(config) => config.allowed_origins.response_headers(origin.as_deref()),
+            Err(_) => config::allowed_origins(env).response_headers(origin.as_deref()),
+        };
+        headers.extend(cors);
     }
     for (name, value) in headers {
         // Values are ours or echo a header the runtime already accepted, so this cannot fail;
@@ -92,27 +92,24 @@ async fn serve(mut request: Request, env: &Env) -> worker::Result<Response> {
 }
 
 async fn route(
+    resolution: Resolution,
     request: &mut Request,
-    method: &str,
+    origin: Option<&str>,
     env: &Env,
     config: &Config,
     log: &mut RequestLog,
 ) -> Result<Response, ApiError> {
-    match routes::resolve(method, &request.path()) {
+    match resolution {
         Resolution::NotFound => Err(ApiError::NotFound),
         Resolution::MethodNotAllowed { allowed, pattern } => {
             log.route = Some(pattern);
             Err(ApiError::MethodNotAllowed(allowed))
         }
         Resolution::Preflight { allowed } => {
-            let origin = request.headers().get("origin").ok().flatten();
             let response = Response::empty()
                 .map_err(|error| ApiError::Internal(error.to_string()))?
                 .with_status(204);
-            for (name, value) in config
-                .allowed_origins
-                .preflight_headers(origin.as_deref(), allowed)
-            {
+            for (name, value) in config.allowed_origins.preflight_headers(origin, allowed) {
                 let _ = response.headers().set(name, &value);
             }
             let _ = response.headers().set("Allow", &allowed.join(", "));

