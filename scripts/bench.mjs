@@ -24,8 +24,8 @@
 
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -37,7 +37,10 @@ import { TASKS_PER_USER, Workload } from './lib/bench/workload.mjs';
 import { runWrk } from './lib/bench/wrk.mjs';
 import { buildWorker, WASM_PATH } from './lib/build.mjs';
 import { startPgBouncer } from './lib/pgbouncer.mjs';
-import { freePort, migrate, startPostgres } from './lib/postgres.mjs';
+import { migrate } from './lib/migrations.mjs';
+import { freePort } from './lib/net.mjs';
+import { startPostgres } from './lib/postgres.mjs';
+import { removeTemporaryDir, temporaryDir } from './lib/processes.mjs';
 import { ensureBenchTools, machine } from './lib/system.mjs';
 import { ensureAll, ensureNode22, ROOT, step } from './lib/toolchain.mjs';
 import { startWorkerd } from './lib/workerd.mjs';
@@ -435,13 +438,13 @@ async function main() {
     `plan: ${models.join(' + ')} x ${names.length} scenarios x c=${concurrency.join(',')}, ` +
       `${settings.durationS} s per measurement, ${floorKinds.length} database floors, about ${loadSeconds} s of load`,
   );
-  const workDir = mkdtempSync(join(tmpdir(), 'edge-task-api-bench-'));
-  defer(() => rmSync(workDir, { recursive: true, force: true }));
+  const workDir = temporaryDir('edge-task-api-bench-');
+  defer(() => removeTemporaryDir(workDir));
 
   step('PostgreSQL: starting a temporary cluster');
   const postgres = await startPostgres();
   defer(() => postgres.stop());
-  migrate(postgres.url, { quiet: true });
+  await migrate(postgres.url, { quiet: true });
   const pg = (await import('pg')).default;
   const client = new pg.Client({ connectionString: postgres.url });
   // A server going away (Ctrl-C reaches PostgreSQL too) is reported by the query that fails.

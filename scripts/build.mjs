@@ -1,10 +1,9 @@
-// Builds the worker into build/ with worker-build (release profile: size-tuned, see
-// Cargo.toml), then shrinks the wasm with wasm-opt. wrangler.toml's [build] runs this, so
-// `wrangler dev` and `wrangler deploy` build the same way. `--dev` skips wasm-opt for a
-// faster edit loop.
+// Builds the worker into build/ (cargo for wasm32, wasm-bindgen, esbuild, wasm-opt; see
+// scripts/lib/build.mjs). wrangler.toml's [build] runs this, so `wrangler dev` and
+// `wrangler deploy` build the same way. `--dev` skips wasm-opt for a faster edit loop.
 
-import { ensureAll, step } from './lib/toolchain.mjs';
 import { buildWorker } from './lib/build.mjs';
+import { ensureAll, step } from './lib/toolchain.mjs';
 
 const tools = ensureAll();
 const optimize = !process.argv.includes('--dev');

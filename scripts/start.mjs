@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { ensureAll, projectEnv, ROOT, step } from './lib/toolchain.mjs';
 
 ensureAll();
-const { migrate, reachableByOthers, startPostgres } = await import('./lib/postgres.mjs');
+const { reachableByOthers, startPostgres } = await import('./lib/postgres.mjs');
+const { migrate } = await import('./lib/migrations.mjs');
 
 const devVars = join(ROOT, '.dev.vars');
 if (existsSync(devVars)) {
@@ -46,13 +47,13 @@ if (databaseUrl) {
   databaseUrl = postgres.url;
 }
 step('migrations: applying');
-migrate(databaseUrl);
+await migrate(databaseUrl);
 
 const transport = process.env.DB_TRANSPORT ?? 'hyperdrive';
 const vars = [];
 let standin;
 if (transport === 'neon-http') {
-  const { startNeonStandin } = await import('../tests/support/neon-standin.mjs');
+  const { startNeonStandin } = await import('./lib/neon-standin.mjs');
   standin = await startNeonStandin();
   step(`Neon HTTP stand-in: ${standin.url}`);
   vars.push('DB_TRANSPORT:neon-http', `DATABASE_URL:${databaseUrl}`, `NEON_HTTP_ENDPOINT:${standin.url}`);

@@ -1,13 +1,41 @@
-// `npm test`: installs what is missing, then runs every check and test.
+// `npm test` and `npm run test:full`: install what is missing, then run every check in order.
+//
+// `npm test` (the everyday loop):
 //   1. formatting and lints (rustfmt, clippy on the native and wasm32 targets)
 //   2. unit tests of the pure Rust code (cargo test)
-//   3. the worker's release build (worker-build)
-//   4. end-to-end tests (node --test tests/): each file starts a fresh PostgreSQL and the
-//      built worker on workerd, and talks HTTP to it; plus the deploy dry run and the Neon
-//      stand-in's fidelity tests with Neon's own driver.
+//   3. the worker's release build (skipped steps when nothing changed; see scripts/lib/build.mjs)
+//   4. the node suites in tests/, in one process: the end-to-end suites over both transports
+//      (one PostgreSQL and one worker per transport, shared by every suite), the contract and
+//      type checks, the Neon stand-in's fidelity tests with Neon's driver, and the script
+//      tests (platform selection, clean exits).
+// `npm run test:full` (what CI runs) adds Schemathesis, the browser test, the benchmark's
+// quick run and the deploy dry run.
+//
+// Extra arguments are test files to run instead of the tier's (`npm test -- tests/auth.test.mjs`).
+// The suites run in a process group of their own; an interrupt stops the whole group.
 
 import { buildWorker } from './lib/build.mjs';
+import { spawnManaged, stopProcess } from './lib/processes.mjs';
 import { ensureAll, projectEnv, run, step } from './lib/toolchain.mjs';
+
+/** The suites of `npm test`. */
+const CORE = [
+  'tests/platform.test.mjs',
+  'tests/processes.test.mjs',
+  'tests/openapi.test.mjs',
+  'tests/neon-standin.test.mjs',
+  'tests/tasks.test.mjs',
+  'tests/validation.test.mjs',
+  'tests/auth.test.mjs',
+  'tests/cors.test.mjs',
+  'tests/health.test.mjs',
+];
+/** What `npm run test:full` adds. */
+const FULL = ['tests/schemathesis.test.mjs', 'tests/browser.test.mjs', 'tests/bench.test.mjs', 'tests/deploy.test.mjs'];
+
+const args = process.argv.slice(2);
+const full = args.includes('--full');
+const files = args.filter((arg) => !arg.startsWith('--'));
 
 const tools = ensureAll();
 
@@ -24,7 +52,18 @@ run('cargo', ['test', '--quiet']);
 step('building the worker (release)');
 buildWorker(tools);
 
-step('end-to-end tests (node --test)');
-// One file at a time: the deploy test rebuilds build/ while others serve it, and two files
-// may install system packages with apt, which takes a lock.
-run(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', 'tests/*.test.mjs'], { env: projectEnv() });
+const suites = files.length > 0 ? files : full ? [...CORE, ...FULL] : CORE;
+step(`node suites (${suites.length} files, one process)`);
+// `--test-isolation` is the flag's name from Node 23.6 on; 22 has it as experimental.
+const isolation = process.allowedNodeEnvironmentFlags.has('--test-isolation') ? '--test-isolation=none' : '--experimental-test-isolation=none';
+const child = spawnManaged(process.execPath, ['--test', isolation, '--test-reporter=spec', ...suites], {
+  stdio: 'inherit',
+  env: projectEnv(),
+});
+const status = await new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+// Anything a suite left behind in the group goes too.
+await stopProcess(child);
+if (status !== 0) {
+  console.error(`node suites failed (${status})`);
+  process.exit(1);
+}

@@ -8,10 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { SQL_TEMPLATES, TASK_COLUMNS } from '../scripts/lib/bench/workload.mjs';
+import { findSystemTools } from '../scripts/lib/system.mjs';
 import { ROOT } from '../scripts/lib/toolchain.mjs';
 
 const SCENARIOS = ['health', 'unauthorized', 'list', 'get', 'update', 'toggle', 'create', 'delete'];
 const MODELS = ['pgbouncer', 'direct'];
+
+describe('the benchmark', () => {
 
 test('the database floor runs the statements of src/store/sql.rs verbatim', () => {
   // Rust's line continuations (a backslash, the newline and the next line's indentation)
@@ -23,7 +26,10 @@ test('the database floor runs the statements of src/store/sql.rs verbatim', () =
   }
 });
 
-describe('npm run bench -- --quick', () => {
+const benchTools = findSystemTools(['wrk', 'pgbouncer', 'pgbench']);
+const SKIP = benchTools.missing.length > 0 ? `the benchmark needs ${benchTools.missing.join(', ')}: ${benchTools.hint}` : false;
+
+describe('npm run bench -- --quick', { skip: SKIP }, () => {
   const out = mkdtempSync(join(tmpdir(), 'edge-task-api-bench-test-'));
   after(() => rmSync(out, { recursive: true, force: true }));
 
@@ -82,4 +88,6 @@ describe('npm run bench -- --quick', () => {
     assert.match(run.stdout, /Database floor direct, auth scram-sha-256/);
     assert.match(run.stdout, /Database floor through PgBouncer, trust/);
   });
+});
+
 });

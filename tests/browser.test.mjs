@@ -1,4 +1,4 @@
-// A real browser against the real worker: Debian's Chromium, driven by playwright-core, runs the
+// A real browser against the real worker: Chromium, driven by playwright-core, runs the
 // example web client (examples/web-client/) served from a second loopback origin. Every call is
 // a cross-origin fetch with an Authorization header, so Chromium sends real CORS preflights and
 // enforces the answers. The tests assert on what the page shows, and on the server's state.
@@ -7,44 +7,32 @@
 // http://localhost:<port> is allowed (added to ALLOWED_ORIGINS); the same page loaded as
 // http://127.0.0.1:<port> is another origin (host differs), not allowed, and must be blocked.
 //
-// Chromium is installed with apt-get when /usr/bin/chromium is missing (root only, as on CI).
 // A screenshot of the passing page is saved to results/ (git-ignored).
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { serveDirectory } from '../scripts/lib/static-server.mjs';
-import { ROOT, step } from '../scripts/lib/toolchain.mjs';
+import { findSystemTools } from '../scripts/lib/system.mjs';
+import { ROOT } from '../scripts/lib/toolchain.mjs';
 import { Api, newUser, now, signToken } from './support/api.mjs';
-import { ALLOWED_ORIGIN, startStack, TEST_SECRET } from './support/stack.mjs';
+import { ALLOWED_ORIGIN, TEST_SECRET } from './support/fixtures.mjs';
+import { stackWith } from './support/stack.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
+// The Chromium found on PATH (CHROMIUM_PATH overrides it); as root it is installed with
+// apt-get when missing, as on CI. Without one, this suite is skipped with the install command.
+const tools = process.env.CHROMIUM_PATH ? null : findSystemTools(['chromium']);
+const CHROMIUM = process.env.CHROMIUM_PATH ?? tools.paths.chromium;
+const SKIP = CHROMIUM ? false : `no Chromium on PATH; install it (${tools.hint}) or set CHROMIUM_PATH`;
 const RESULTS = join(ROOT, 'results');
-// The flags this machine needs (../shared/TOOLCHAIN.md): no sandbox as root, and no background
-// connections, which the closed network refuses. playwright-core adds a fresh --user-data-dir.
+// The flags this machine needs: no sandbox as root, and no background connections, which a
+// closed network refuses. playwright-core adds a fresh --user-data-dir.
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run',
 ];
-
-function ensureChromium() {
-  if (existsSync(CHROMIUM)) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(`${CHROMIUM} is missing; install Debian's chromium (sudo apt-get install -y chromium)`);
-  }
-  step('chromium: installing with apt-get (once per machine)');
-  for (const args of [['update', '-q'], ['install', '-y', '-q', 'chromium']]) {
-    const result = spawnSync('apt-get', args, {
-      encoding: 'utf8',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      timeout: 600_000,
-    });
-    if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed:\n${result.stdout}\n${result.stderr}`);
-  }
-}
 
 /** Performs a UI action and waits until the page has finished handling it. */
 async function settle(page, action) {
@@ -60,7 +48,7 @@ const row = (page, title) => page.locator('#tasks li', { has: page.locator('.tit
 const preflights = (stack) => stack.worker.logs().split('\n')
   .filter((line) => line.includes('"method":"OPTIONS"') && line.includes('"status":204')).length;
 
-describe('the example web client in Chromium', { timeout: 900_000 }, () => {
+describe('the example web client in Chromium', { timeout: 900_000, skip: SKIP }, () => {
   let stack;
   let pages;
   let browser;
@@ -68,11 +56,10 @@ describe('the example web client in Chromium', { timeout: 900_000 }, () => {
   let blockedOrigin;
 
   before(async () => {
-    ensureChromium();
     pages = await serveDirectory(join(ROOT, 'examples', 'web-client'));
     allowedOrigin = `http://localhost:${pages.port}`;
     blockedOrigin = `http://127.0.0.1:${pages.port}`;
-    stack = await startStack({ vars: { ALLOWED_ORIGINS: `${ALLOWED_ORIGIN},${allowedOrigin}` } });
+    stack = await stackWith({ ALLOWED_ORIGINS: `${ALLOWED_ORIGIN},${allowedOrigin}` });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
   });
 

@@ -15,7 +15,7 @@ import { SignJWT } from 'jose';
 import { bin, ROOT } from '../scripts/lib/toolchain.mjs';
 import { Api, newUser } from './support/api.mjs';
 import { OPENAPI_PATH, openapi, problemsWith, schemaValidator } from './support/openapi.mjs';
-import { startStack, TEST_SECRET } from './support/stack.mjs';
+import { sharedStack, TEST_SECRET } from './support/stack.mjs';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const operations = Object.entries(openapi.paths).flatMap(([path, item]) =>
@@ -188,9 +188,8 @@ describe('the response validator (support/openapi.mjs)', () => {
 describe('against the running worker', () => {
   let stack;
   before(async () => {
-    stack = await startStack();
+    stack = await sharedStack();
   });
-  after(() => stack?.stop());
 
   test('serves exactly the repository file, without auth (needs a worker built from it)', async () => {
     const response = await new Api(stack.url).request('GET', '/openapi.json');

@@ -2,12 +2,13 @@
 // Hyperdrive's pool (clients connect and authenticate per request; the server connections
 // behind the pool stay open). Used by the benchmark.
 
-import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './postgres.mjs';
+import { freePort } from './net.mjs';
+import { removeTemporaryDir, spawnManaged, stopProcess, temporaryDir } from './processes.mjs';
 import { which } from './system.mjs';
 
 const quote = (text) => `"${String(text).replaceAll('"', '""')}"`;
@@ -56,7 +57,7 @@ export async function startPgBouncer({ postgres, auth = 'scram-sha-256', secret,
     throw new Error('PgBouncer with SCRAM needs the role’s SCRAM secret from pg_authid');
   }
   port ??= await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'edge-task-api-pgbouncer-'));
+  const dir = temporaryDir('edge-task-api-pgbouncer-');
   const userlist = join(dir, 'userlist.txt');
   const hba = join(dir, 'hba.conf');
   const config = join(dir, 'pgbouncer.ini');
@@ -113,19 +114,18 @@ export async function startPgBouncer({ postgres, auth = 'scram-sha-256', secret,
     for (const path of [dir, userlist, hba, config]) chownSync(path, uid, gid);
   }
 
-  const child = spawn(binary, [config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnManaged(binary, [config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk) => {
     output = (output + chunk).slice(-64 * 1024);
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
     await waitForPort(port, child, () => output);
   } catch (error) {
-    child.kill('SIGKILL');
-    cleanup();
+    await stopProcess(child, { signal: 'SIGKILL' });
+    removeTemporaryDir(dir);
     throw error;
   }
 
@@ -139,14 +139,8 @@ export async function startPgBouncer({ postgres, auth = 'scram-sha-256', secret,
     logs: () => output,
     /** Stops PgBouncer (immediate shutdown) and removes its configuration. */
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      cleanup();
+      await stopProcess(child);
+      removeTemporaryDir(dir);
     },
   };
 }

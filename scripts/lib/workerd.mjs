@@ -2,12 +2,11 @@
 // wrangler's dev proxy in front (which costs about 9x on a trivial route). Used by the
 // end-to-end tests and the benchmark; `npm start` uses `wrangler dev` instead.
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { freePort } from './net.mjs';
+import { removeTemporaryDir, spawnManaged, stopProcess, temporaryDir } from './processes.mjs';
 import { bin, ROOT } from './toolchain.mjs';
-import { freePort } from './postgres.mjs';
 
 const COMPATIBILITY_DATE = '2026-11-01';
 
@@ -96,14 +95,12 @@ async function waitForHttp(url, child, { status, intervalMs = 50, timeoutMs = 20
  */
 export async function startWorkerd({ database, vars = {}, port, ready = {}, onLine, logLimit = Infinity, inspectorPort } = {}) {
   port ??= await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'edge-task-api-workerd-'));
+  const dir = temporaryDir('edge-task-api-workerd-');
   const configPath = writeConfig(dir, { port, database, vars });
   const spawnedAt = performance.now();
   const args = ['serve', configPath, '--verbose'];
   if (inspectorPort) args.push(`--inspector-addr=127.0.0.1:${inspectorPort}`);
-  const child = spawn(bin('workerd'), args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnManaged(bin('workerd'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const pending = { stdout: '', stderr: '' };
   const collect = (stream) => (chunk) => {
@@ -123,8 +120,8 @@ export async function startWorkerd({ database, vars = {}, port, ready = {}, onLi
   try {
     readyAt = await waitForHttp(`${url}${ready.path ?? '/'}`, child, ready);
   } catch (error) {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    await stopProcess(child, { signal: 'SIGKILL' });
+    removeTemporaryDir(dir);
     throw new Error(`${error.message}\n${output}`);
   }
   return {
@@ -133,12 +130,8 @@ export async function startWorkerd({ database, vars = {}, port, ready = {}, onLi
     startupMs: readyAt - spawnedAt,
     logs: () => output,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
+      await stopProcess(child);
+      removeTemporaryDir(dir);
     },
   };
 }

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { signJwt } from '../../scripts/lib/jwt.mjs';
 import { assertDescribed } from './openapi.mjs';
-import { TEST_SECRET } from './stack.mjs';
+import { TEST_SECRET } from './fixtures.mjs';
 
 /** Signs a JWT with HS256 (or whatever `header` says) over the given claims. */
 export function signToken(claims, { secret = TEST_SECRET, header } = {}) {

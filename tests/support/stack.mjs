@@ -1,17 +1,21 @@
-// The system under test: a fresh PostgreSQL with the migrations applied and the built worker
-// on plain workerd in front of it. Each test file starts its own stack, so files are
-// independent and every run begins from an empty database.
+// The system under test: a PostgreSQL with the migrations applied and the built worker on
+// plain workerd in front of it, over one of the two transports.
+//
+// The runner (scripts/test.mjs) loads every suite into one process, so one stack per transport
+// serves all of them: `sharedStack` starts it on first use and stops it when the run ends.
+// Suites stay independent because every test works as fresh random users. A suite that needs
+// other worker settings gets its own worker on the shared database (`stackWith`). Run alone
+// (`node --test tests/tasks.test.mjs`), a file starts the stacks it uses itself.
 
-import { after, before, describe } from 'node:test';
-import { migrate, startPostgres } from '../../scripts/lib/postgres.mjs';
+import { after, describe, before } from 'node:test';
+import { migrate } from '../../scripts/lib/migrations.mjs';
+import { startNeonStandin } from '../../scripts/lib/neon-standin.mjs';
+import { startPostgres } from '../../scripts/lib/postgres.mjs';
 import { startWorkerd } from '../../scripts/lib/workerd.mjs';
 import { Api } from './api.mjs';
-import { startNeonStandin } from './neon-standin.mjs';
+import { ALLOWED_ORIGIN, TEST_SECRET } from './fixtures.mjs';
 
-/** The secret the test stacks verify tokens with. */
-export const TEST_SECRET = 'e2e-test-secret-with-at-least-thirty-two-bytes';
-/** The browser origin the test stacks allow. */
-export const ALLOWED_ORIGIN = 'http://localhost:3000';
+export { ALLOWED_ORIGIN, TEST_SECRET };
 
 /**
  * The transports every end-to-end suite runs over: the Hyperdrive binding (tokio-postgres over
@@ -19,25 +23,28 @@ export const ALLOWED_ORIGIN = 'http://localhost:3000';
  */
 export const TRANSPORTS = ['hyperdrive', 'neon-http'];
 
+const BASE_VARS = { BETTER_AUTH_SECRET: TEST_SECRET, ALLOWED_ORIGINS: ALLOWED_ORIGIN, ENVIRONMENT: 'test' };
+
 /**
- * Starts PostgreSQL and the worker reaching it over `transport`. `vars` override the worker's
- * text bindings. Returns { url, transport, postgres, worker, stop() }.
+ * Starts the worker over `transport` in front of `postgres` (a new migrated cluster when not
+ * given). `vars` override the worker's text bindings.
+ * Returns { url, transport, postgres, worker, stop() }; `stop` stops only what it started.
  */
-export async function startStack({ transport = 'hyperdrive', vars = {} } = {}) {
-  const postgres = await startPostgres();
+export async function startStack({ transport = 'hyperdrive', vars = {}, postgres } = {}) {
+  const owned = !postgres;
+  postgres ??= await startPostgres();
   let standin;
   try {
-    migrate(postgres.url, { quiet: true });
-    const base = { BETTER_AUTH_SECRET: TEST_SECRET, ALLOWED_ORIGINS: ALLOWED_ORIGIN, ENVIRONMENT: 'test' };
+    if (owned) await migrate(postgres.url, { quiet: true });
     let worker;
     if (transport === 'neon-http') {
       // No Hyperdrive binding: DATABASE_URL alone selects the HTTP transport.
       standin = await startNeonStandin();
       worker = await startWorkerd({
-        vars: { ...base, DATABASE_URL: postgres.url, NEON_HTTP_ENDPOINT: standin.url, ...vars },
+        vars: { ...BASE_VARS, DATABASE_URL: postgres.url, NEON_HTTP_ENDPOINT: standin.url, ...vars },
       });
     } else {
-      worker = await startWorkerd({ database: postgres, vars: { ...base, ...vars } });
+      worker = await startWorkerd({ database: postgres, vars: { ...BASE_VARS, ...vars } });
     }
     return {
       url: worker.url,
@@ -47,29 +54,59 @@ export async function startStack({ transport = 'hyperdrive', vars = {} } = {}) {
       async stop() {
         await worker.stop();
         await standin?.close();
-        await postgres.stop();
+        if (owned) await postgres.stop();
       },
     };
   } catch (error) {
     await standin?.close();
-    await postgres.stop();
+    if (owned) await postgres.stop();
     throw error;
   }
 }
 
+const shared = new Map();
+let sharedPostgres;
+
+/** The one migrated PostgreSQL of this run. */
+function sharedDatabase() {
+  sharedPostgres ??= startPostgres().then(async (postgres) => {
+    await migrate(postgres.url, { quiet: true });
+    return postgres;
+  });
+  return sharedPostgres;
+}
+
+/** The run's stack over `transport`, started on first use, on the run's one database. */
+export function sharedStack(transport = 'hyperdrive') {
+  if (!shared.has(transport)) {
+    shared.set(transport, sharedDatabase().then((postgres) => startStack({ transport, postgres })));
+  }
+  return shared.get(transport);
+}
+
+/** A worker with other settings (`vars`) on the run's database; the caller stops it. */
+export async function stackWith(vars, transport = 'hyperdrive') {
+  return startStack({ transport, vars, postgres: await sharedDatabase() });
+}
+
+// Registered on the root test, so it runs once every suite of the process has finished.
+after(async () => {
+  for (const stack of shared.values()) await (await stack).stop();
+  await (await sharedPostgres)?.stop();
+});
+
 /**
- * Defines the same suite once per transport, each with its own stack. `defineTests` receives
- * a context whose `stack` and `api` are set before its tests run.
+ * Defines the same suite once per transport, on that transport's shared stack. `defineTests`
+ * receives a context whose `stack` and `api` are set before its tests run.
  */
 export function forEachTransport(defineTests) {
   for (const transport of TRANSPORTS) {
     describe(`over ${transport}`, () => {
       const context = { transport };
       before(async () => {
-        context.stack = await startStack({ transport });
+        context.stack = await sharedStack(transport);
         context.api = new Api(context.stack.url);
       });
-      after(() => context.stack?.stop());
       defineTests(context);
     });
   }

@@ -1,17 +1,15 @@
 // CPU time of processes, from /proc/PID/stat (Linux): utime + stime, in milliseconds. Used to
 // charge the worker, the database and the load generator their CPU per request.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnManaged } from '../processes.mjs';
 
 /** Clock ticks per second, the unit of /proc/PID/stat's times (100 on Linux). */
 const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 const MS_PER_TICK = 1000 / TICKS_PER_SECOND;
-
-/** The timer resolution of the figures below, in milliseconds. */
-export const CPU_RESOLUTION_MS = MS_PER_TICK;
 
 /**
  * A process's /proc/PID/stat fields from the state on (field 3), or null when it is gone.
@@ -68,7 +66,7 @@ export function runMeasured(command, args, { env, cwd, timeoutMs = 120_000, temp
   const statFile = join(dir, 'stat');
   const script = 'out=$1; shift; "$@"; code=$?; cat /proc/$$/stat > "$out"; exit $code';
   const started = performance.now();
-  const child = spawn('/bin/sh', ['-c', script, 'sh', statFile, command, ...args], {
+  const child = spawnManaged('/bin/sh', ['-c', script, 'sh', statFile, command, ...args], {
     env,
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -176,7 +176,6 @@ export class Workload {
         name: 'health',
         label: 'GET /health (SELECT 1 row)',
         expect: 200,
-        database: true,
         requests: (origin) => [httpRequest(origin, { method: 'GET', path: '/health' })],
         floor: () => ({ scripts: [pgbenchStatement(SQL_TEMPLATES.ping, [])], defines: {} }),
       },
@@ -184,7 +183,6 @@ export class Workload {
         name: 'unauthorized',
         label: 'GET list, bad signature → 401',
         expect: 401,
-        database: false,
         requests: (origin) =>
           this.readUsers.map((user, u) =>
             httpRequest(origin, { method: 'GET', path: `/api/${user.id}/tasks`, headers: auth(this.forgedTokens[u]) }),
@@ -195,7 +193,6 @@ export class Workload {
         name: 'list',
         label: `GET list (${TASKS_PER_USER} tasks)`,
         expect: 200,
-        database: true,
         requests: (origin) =>
           this.readUsers.map((user) => httpRequest(origin, { method: 'GET', path: `/api/${user.id}/tasks`, headers: auth(user.token) })),
         // The default query: all tasks, newest first.
@@ -208,7 +205,6 @@ export class Workload {
         name: 'get',
         label: 'GET one task',
         expect: 200,
-        database: true,
         requests: (origin) =>
           pairs.map(({ user, task }) =>
             httpRequest(origin, { method: 'GET', path: `/api/${user.id}/tasks/${task}`, headers: auth(user.token) }),
@@ -219,7 +215,6 @@ export class Workload {
         name: 'update',
         label: 'PUT title, description, completed',
         expect: 200,
-        database: true,
         requests: (origin) =>
           pairs.map(({ user, task }) =>
             httpRequest(origin, { method: 'PUT', path: `/api/${user.id}/tasks/${task}`, headers: auth(user.token), body: PATCH }),
@@ -233,7 +228,6 @@ export class Workload {
         name: 'toggle',
         label: 'PATCH …/complete (toggle)',
         expect: 200,
-        database: true,
         requests: (origin) =>
           pairs.map(({ user, task }) =>
             httpRequest(origin, { method: 'PATCH', path: `/api/${user.id}/tasks/${task}/complete`, headers: auth(user.token) }),
@@ -245,7 +239,6 @@ export class Workload {
         name: 'create',
         label: 'POST a task',
         expect: 201,
-        database: true,
         requests: (origin) =>
           this.writeUsers.map((user) =>
             httpRequest(origin, { method: 'POST', path: `/api/${user.id}/tasks`, headers: auth(user.token), body: NEW_TASK }),
@@ -272,7 +265,6 @@ export class Workload {
         name: 'delete',
         label: 'DELETE a task',
         expect: 204,
-        database: true,
         requests: (origin, { first, count }) =>
           Array.from({ length: count }, (_, i) => {
             const n = first + i;

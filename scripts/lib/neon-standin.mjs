@@ -1,10 +1,11 @@
-// Local stand-in for Neon's "SQL over HTTP" endpoint (`POST /sql`), for tests.
+// Local stand-in for Neon's "SQL over HTTP" endpoint (`POST /sql`), for `npm start` with
+// DB_TRANSPORT=neon-http and for the tests.
 //
 // It speaks the wire contract of Neon's proxy (neondatabase/neon,
-// proxy/src/serverless/{sql_over_http,json,http_util,error}.rs) closely enough
-// that the official driver (`@neondatabase/serverless`'s `neon()`) and hand-rolled
-// HTTP clients see the same requests succeed or fail in the same way, and get
-// the same JSON back. Queries run on a real PostgreSQL reached with `pg`.
+// proxy/src/serverless/{sql_over_http,json,http_util,error}.rs) as far as this worker and
+// Neon's own driver (`@neondatabase/serverless`'s `neon()`) use it, so both see the same
+// requests succeed or fail in the same way, with the same JSON back. Queries run on a real
+// PostgreSQL reached with `pg`. tests/neon-standin.test.mjs checks it with the driver.
 //
 // Covered:
 // - `POST /sql`; `OPTIONS /sql` (CORS preflight); any other route → 400 `"query is not supported"`.
@@ -15,18 +16,13 @@
 // - Bodies `{query, params?, arrayMode?}` and `{queries: [...]}`, parsed like the
 //   proxy's untagged serde enum (same error messages for a body that is not JSON or
 //   fits neither form).
-// - JSON params → Postgres text params exactly like `json_to_pg_text`: null → NULL,
-//   bools/numbers → their serde_json text (so `1.0` stays "1.0"), objects → compact JSON
-//   with sorted keys, arrays → Postgres array literals (strings JSON-escaped inside).
+// - Params as the driver and the worker send them: strings as they are, null → NULL,
+//   booleans and numbers → their JSON text, as the proxy's `json_to_pg_text` does.
 // - Statements run with the extended protocol (one statement per query, like the proxy).
-// - Responses `{fields, rows, command, rowCount, rowAsArray}` / `{results: [...]}`, with
-//   field metadata as Postgres reports it; `Neon-Array-Mode` and per-query `arrayMode`.
-// - `Neon-Raw-Text-Output: true` → every non-null value is Postgres' text ("t" for true).
-//   Otherwise the proxy's conversion: bool → true/false, int2/int4 → number,
-//   float4/float8 → number (formatted like Rust's ryu, NaN/±Infinity as strings),
-//   json/jsonb → embedded verbatim, arrays (any element type) → JSON arrays, every other
-//   type (int8, numeric, timestamptz, uuid, ...) → its text. The proxy's array parser is
-//   reproduced with its quirks (e.g. an empty `text[]` becomes `[""]`).
+// - `Neon-Raw-Text-Output: true` (which the driver and the worker always send): responses
+//   `{fields, rows, command, rowCount, rowAsArray}` / `{results: [...]}` with every value as
+//   PostgreSQL's text and field metadata as PostgreSQL reports it; `Neon-Array-Mode` and
+//   per-query `arrayMode`.
 // - Batches run in one transaction: `START TRANSACTION` with `Neon-Batch-Isolation-Level`
 //   (Serializable | ReadUncommitted | ReadCommitted | RepeatableRead, anything else → 400),
 //   `Neon-Batch-Read-Only: true`, `Neon-Batch-Deferrable: true`; COMMIT on success,
@@ -37,10 +33,13 @@
 //   proxy's statuses: bad header/connection string/body → 400, body over 10 MiB → 413,
 //   SQL error → 400, wrong password → 400 "password authentication failed for user '<u>'",
 //   unknown database → 400 (3D000), other Postgres refusals at connect → 500, database
-//   unreachable → 500 "Couldn't connect to compute node", response over 10 MiB → 507,
-//   unparsable Postgres output → 500 "could not parse postgres response".
+//   unreachable → 500 "Couldn't connect to compute node", response over 10 MiB → 507.
 //
-// Not covered (deliberately):
+// Refused with a 400 that says so, rather than answered differently from the proxy: the
+// proxy's typed JSON output (requests without `Neon-Raw-Text-Output: true`) and array or
+// object params. Neither the driver nor the worker uses them.
+//
+// Not covered:
 // - TLS, HTTP/2, WebSockets (the driver's Pool/Client path), JWT / `Authorization`
 //   auth (an Authorization header is refused as the password-only proxy does),
 //   the Neon control plane (endpoint ids, waking computes, IP allow lists, rate limits).
@@ -72,8 +71,6 @@ const RESET_SESSION = `ROLLBACK; CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; R
 /** Ask `pg` for every value as the server's text. */
 const RAW_TYPES = { getTypeParser: () => (text) => text };
 
-const OID = { bool: 16, int2: 21, int4: 23, float4: 700, float8: 701, json: 114, jsonb: 3802 };
-
 class ProxyError extends Error {
   /** @param {number} status @param {string} message @param {object} [db] a pg DatabaseError */
   constructor(status, message, db) {
@@ -85,7 +82,7 @@ class ProxyError extends Error {
 
 /** Starts the stand-in on 127.0.0.1 (port 0 = any free port). */
 export async function startNeonStandin({ port = 0, log = () => {} } = {}) {
-  const pools = new Map(); // connection string → { pool, arrayElems: Map<oid, elemOid|0> }
+  const pools = new Map(); // connection string → pg.Pool
   const server = http.createServer((req, res) => {
     const started = Date.now();
     route(req, pools, log)
@@ -116,7 +113,7 @@ export async function startNeonStandin({ port = 0, log = () => {} } = {}) {
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(() => resolve()));
-      await Promise.all([...pools.values()].map(({ pool }) => pool.end().catch(() => {})));
+      await Promise.all([...pools.values()].map((pool) => pool.end().catch(() => {})));
       pools.clear();
     },
   };
@@ -148,21 +145,20 @@ async function handleSql(req, pools, log) {
   const options = parseOptionHeaders(req.headers);
   const payload = parsePayload(await readBody(req));
 
-  let entry = pools.get(conn.key);
-  if (!entry) {
-    const pool = new pg.Pool({ ...conn.config, max: 5, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
+  let pool = pools.get(conn.key);
+  if (!pool) {
+    pool = new pg.Pool({ ...conn.config, max: 5, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
     pool.on('error', (err) => log(`neon-standin: idle connection error: ${err.message}`));
-    entry = { pool, arrayElems: new Map() };
-    pools.set(conn.key, entry);
+    pools.set(conn.key, pool);
   }
   let client;
   try {
-    client = await entry.pool.connect();
+    client = await pool.connect();
   } catch (err) {
     throw connectError(err, conn.config.user);
   }
 
-  const ctx = { ...options, arrayElems: entry.arrayElems, responseBytes: 0 };
+  const ctx = { ...options, responseBytes: 0 };
   let healthy = false;
   try {
     let body;
@@ -246,15 +242,6 @@ async function runQuery(client, { query, params, arrayMode }, ctx) {
     throw queryError(err);
   }
   const asArray = arrayMode ?? ctx.arrayMode;
-  const oids = result.fields.map((f) => f.dataTypeID >>> 0);
-  if (!ctx.rawOutput) {
-    try {
-      await lookUpArrayTypes(client, ctx.arrayElems, oids);
-    } catch (err) {
-      throw queryError(err);
-    }
-  }
-
   const fields = result.fields.map(
     (f) =>
       `{"name":${JSON.stringify(f.name)},"dataTypeID":${f.dataTypeID >>> 0},"tableID":${f.tableID >>> 0},` +
@@ -266,11 +253,7 @@ async function runQuery(client, { query, params, arrayMode }, ctx) {
     if (ctx.responseBytes > MAX_RESPONSE_BYTES) {
       throw new ProxyError(507, `response is too large (max is ${MAX_RESPONSE_BYTES} bytes)`);
     }
-    const values = row.map((text, i) => {
-      if (text === null) return 'null';
-      if (ctx.rawOutput) return JSON.stringify(text);
-      return pgTextToJson(text, oids[i], ctx.arrayElems);
-    });
+    const values = row.map((text) => (text === null ? 'null' : JSON.stringify(text)));
     const json = asArray ? `[${values.join(',')}]` : `{${values.map((v, i) => `${names[i]}:${v}`).join(',')}}`;
     ctx.responseBytes += json.length + 1;
     rows.push(json);
@@ -280,21 +263,6 @@ async function runQuery(client, { query, params, arrayMode }, ctx) {
   const command = JSON.stringify(result.command ?? '');
   const rowCount = Number.isInteger(result.rowCount) ? result.rowCount : 'null';
   return `{"fields":[${fields.join(',')}],"rows":[${rows.join(',')}],"command":${command},"rowCount":${rowCount},"rowAsArray":${asArray}}`;
-}
-
-/** Learns which result types are arrays (and of what), like the proxy's type lookup. */
-async function lookUpArrayTypes(client, cache, oids) {
-  const missing = [...new Set(oids)].filter((oid) => !cache.has(oid));
-  if (missing.length === 0) return;
-  const { rows } = await client.query({
-    text: `SELECT oid::text, typelem::text FROM pg_catalog.pg_type
-           WHERE oid = ANY($1::oid[]) AND typcategory = 'A' AND typelem <> 0`,
-    values: [`{${missing.join(',')}}`],
-    rowMode: 'array',
-    types: RAW_TYPES,
-  });
-  for (const oid of missing) cache.set(oid, 0);
-  for (const [oid, elem] of rows) cache.set(Number(oid), Number(elem));
 }
 
 // ---------------------------------------------------------------------------
@@ -359,9 +327,11 @@ function parseOptionHeaders(headers) {
   if (level !== undefined && !Object.hasOwn(ISOLATION_LEVELS, level)) {
     throw new ProxyError(400, 'invalid isolation level');
   }
+  if (headers['neon-raw-text-output'] !== 'true') {
+    throw new ProxyError(400, "neon-standin: only Neon-Raw-Text-Output: true is supported (the proxy's typed JSON output is not reproduced)");
+  }
   // Like the proxy: anything but exactly "true" means false.
   return {
-    rawOutput: headers['neon-raw-text-output'] === 'true',
     arrayMode: headers['neon-array-mode'] === 'true',
     isolationLevel: level,
     readOnly: headers['neon-batch-read-only'] === 'true',
@@ -429,148 +399,14 @@ function toQueryData(value) {
 }
 
 // ---------------------------------------------------------------------------
-// JSON params → Postgres text (proxy json.rs `json_to_pg_text`)
+// JSON params → Postgres text (proxy json.rs `json_to_pg_text`, for the scalar params the
+// driver and the worker send)
 
 function jsonToPgText(value) {
-  if (value === null) return null;
-  if (typeof value === 'string') return value; // passed as-is
-  if (Array.isArray(value)) return jsonToPgArray(value);
-  return serdeJson(value); // bool, number, object
-}
-
-function jsonToPgArray(value) {
-  if (value === null) return null;
-  if (Array.isArray(value)) return `{${value.map((v) => jsonToPgArray(v) ?? 'NULL').join(',')}}`;
-  if (isPlainObject(value)) return JSON.stringify(serdeJson(value)); // quoted, escaped JSON text
-  return serdeJson(value); // strings come out quoted and JSON-escaped
-}
-
-/** Compact JSON as serde_json prints a `Value` (no preserve_order: keys sorted bytewise). */
-function serdeJson(value) {
-  if (value === null) return 'null';
-  if (value instanceof JsonNumber) return serdeNumber(value.source);
-  if (typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(serdeJson).join(',')}]`;
-  const keys = Object.keys(value).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${serdeJson(value[k])}`).join(',')}}`;
-}
-
-/** serde_json: integers that fit u64/i64 print as integers (`-0` is a float), the rest as f64. */
-function serdeNumber(source) {
-  if (/^-?\d+$/.test(source)) {
-    const n = BigInt(source);
-    if (n >= -(2n ** 63n) && n < 2n ** 64n) return source.startsWith('-') && n === 0n ? '-0.0' : n.toString();
-  }
-  return ryu(Number(source));
-}
-
-/** Formats a finite f64 like Rust's `ryu` crate (shortest digits; `1.0`, `1e21`, `1.5e-7`). */
-function ryu(x) {
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const [mantissa, exponent] = Math.abs(x).toExponential().split('e');
-  const digits = mantissa.replace('.', '');
-  const length = digits.length;
-  const kk = Number(exponent) + 1; // 10^(kk-1) <= |x| < 10^kk
-  let text;
-  if (kk >= length && kk <= 16) text = `${digits}${'0'.repeat(kk - length)}.0`;
-  else if (kk > 0 && kk <= 16) text = `${digits.slice(0, kk)}.${digits.slice(kk)}`;
-  else if (kk > -5 && kk <= 0) text = `0.${'0'.repeat(-kk)}${digits}`;
-  else text = `${digits[0]}${length > 1 ? `.${digits.slice(1)}` : ''}e${kk - 1}`;
-  return (x < 0 ? '-' : '') + text;
-}
-
-// ---------------------------------------------------------------------------
-// Postgres text → JSON (proxy json.rs `pg_text_to_json`, without raw output)
-
-function conversionError() {
-  return new ProxyError(500, 'could not parse postgres response');
-}
-
-function pgTextToJson(text, oid, arrayElems) {
-  const elem = arrayElems.get(oid);
-  if (elem) return pgArrayToJson(text, elem, arrayElems);
-  switch (oid) {
-    case OID.bool:
-      return text === 't' ? 'true' : 'false';
-    case OID.int2:
-    case OID.int4: {
-      const n = Number(text); // i32, as the proxy parses it
-      if (!/^[+-]?\d+$/.test(text) || n < -(2 ** 31) || n >= 2 ** 31) throw conversionError();
-      return String(n);
-    }
-    case OID.float4:
-    case OID.float8: {
-      const f = Number(text);
-      if (Number.isNaN(f) && !/^[+-]?nan$/i.test(text)) throw conversionError();
-      return Number.isFinite(f) ? ryu(f) : JSON.stringify(text); // NaN/Infinity stay strings
-    }
-    case OID.json:
-    case OID.jsonb:
-      return text; // embedded verbatim
-    default:
-      return JSON.stringify(text);
-  }
-}
-
-/**
- * Postgres array literal → JSON array text, following the proxy's parser: optional
- * `[a:b]=` bounds are dropped, `,` is the delimiter, quoted items are unescaped, an
- * unquoted NULL is null, and each item is converted by element type. Like the proxy,
- * `{}` is read as one empty item (so `'{}'::text[]` → `[""]`, `'{}'::int[]` → error).
- */
-function pgArrayToJson(text, elem, arrayElems) {
-  let s = text;
-  if (s.startsWith('[')) {
-    const eq = s.indexOf('=');
-    if (eq < 0) throw conversionError();
-    s = s.slice(eq + 1);
-  }
-  let i = 0;
-  const skipSpace = () => {
-    while (i < s.length && /\s/.test(s[i])) i++;
-  };
-  const parseArray = () => {
-    if (s[i] !== '{') throw conversionError();
-    i++;
-    const items = [];
-    for (;;) {
-      items.push(parseItem());
-      if (s[i] !== ',') break;
-      i++;
-    }
-    if (s[i] !== '}') throw conversionError();
-    i++;
-    skipSpace();
-    return `[${items.join(',')}]`;
-  };
-  const parseItem = () => {
-    skipSpace();
-    if (s[i] === '{') return parseArray();
-    if (s[i] === '"') {
-      let out = '';
-      for (i++; ; ) {
-        if (i >= s.length) throw conversionError();
-        const c = s[i++];
-        if (c === '"') break;
-        if (c === '\\') {
-          if (i >= s.length) throw conversionError();
-          out += s[i++];
-        } else out += c;
-      }
-      skipSpace();
-      return pgTextToJson(out, elem, arrayElems);
-    }
-    let end = i;
-    while (end < s.length && s[end] !== ',' && s[end] !== '}') end++;
-    if (end >= s.length) throw conversionError();
-    const item = s.slice(i, end).trimEnd();
-    i = end;
-    return item === 'NULL' ? 'null' : pgTextToJson(item, elem, arrayElems);
-  };
-  skipSpace();
-  const json = parseArray();
-  if (i !== s.length) throw conversionError();
-  return json;
+  if (value === null || typeof value === 'string') return value;
+  if (typeof value === 'boolean') return String(value);
+  if (value instanceof JsonNumber) return value.source;
+  throw new ProxyError(400, 'neon-standin: array and object params are not supported');
 }
 
 // ---------------------------------------------------------------------------
