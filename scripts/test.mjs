@@ -29,6 +29,7 @@ const CORE = [
   'tests/auth.test.mjs',
   'tests/cors.test.mjs',
   'tests/health.test.mjs',
+  'tests/security.test.mjs',
 ];
 /** What `npm run test:full` adds. */
 const FULL = ['tests/schemathesis.test.mjs', 'tests/browser.test.mjs', 'tests/bench.test.mjs', 'tests/deploy.test.mjs'];

@@ -79,6 +79,15 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// The `WWW-Authenticate` challenge. RFC 6750 section 3.1: a request that carries no
+    /// bearer credentials at all gets the bare scheme, without an error code.
+    pub fn challenge(self) -> &'static str {
+        match self {
+            Self::MissingHeader | Self::NotBearer => "Bearer",
+            _ => r#"Bearer error="invalid_token""#,
+        }
+    }
+
     /// A sentence for the problem body's `detail`.
     pub fn detail(self) -> &'static str {
         match self {
@@ -233,19 +242,8 @@ mod tests {
 
     /// Base64url without padding, as JWT segments are encoded.
     fn b64(bytes: &[u8]) -> String {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, byte)| n | u32::from(*byte) << (16 - 8 * i));
-            for i in 0..=chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            }
-        }
-        out
+        use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+        URL_SAFE_NO_PAD.encode(bytes)
     }
 
     #[test]

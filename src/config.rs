@@ -5,7 +5,10 @@
 
 use worker::Env;
 
-use crate::{auth::AuthConfig, cors::AllowedOrigins, store::neon_http::endpoint_for_host};
+use crate::{
+    auth::AuthConfig,
+    cors::{AllowedOrigins, Cors},
+};
 
 /// Name of the Hyperdrive binding in wrangler.toml.
 pub const HYPERDRIVE_BINDING: &str = "HYPERDRIVE";
@@ -19,8 +22,8 @@ pub const MIN_SECRET_BYTES: usize = 32;
 pub struct Config {
     /// Token verification settings.
     pub auth: AuthConfig,
-    /// Origins allowed by CORS.
-    pub allowed_origins: AllowedOrigins,
+    /// The CORS policy.
+    pub cors: Cors,
     /// How to reach PostgreSQL.
     pub database: DatabaseConfig,
 }
@@ -29,10 +32,17 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseConfig {
     /// Through the Hyperdrive binding of this name, with tokio-postgres over a socket.
-    Hyperdrive { binding: &'static str },
+    Hyperdrive {
+        /// The binding's name.
+        binding: &'static str,
+        /// `DB_ALLOW_PASSWORD_WITHOUT_TLS`: answer a cleartext or MD5 password request on a
+        /// connection without TLS to a host that is not loopback. Off: only SCRAM, which
+        /// never reveals the password, is accepted there.
+        allow_password_without_tls: bool,
+    },
     /// Through Neon's SQL-over-HTTP endpoint with `fetch`.
     NeonHttp {
-        /// The `/sql` URL: `NEON_HTTP_ENDPOINT`, or derived from the connection string's host.
+        /// The `/sql` URL: `NEON_HTTP_ENDPOINT`, or derived from a Neon host (`*.neon.tech`).
         endpoint: String,
         /// `DATABASE_URL`, sent in the `Neon-Connection-String` header.
         connection_string: Redacted,
@@ -88,14 +98,12 @@ impl Config {
         }
         let auth = AuthConfig::new(&secret, setting("JWT_ISSUER"), setting("JWT_AUDIENCE"));
 
-        let allowed_origins =
-            AllowedOrigins::parse(&setting("ALLOWED_ORIGINS").unwrap_or_default());
-
+        let cors = cors_config(&setting)?;
         let database = database_config(&setting, hyperdrive_bound)?;
 
         Ok(Self {
             auth,
-            allowed_origins,
+            cors,
             database,
         })
     }
@@ -111,6 +119,7 @@ fn database_config(
         if hyperdrive_bound {
             Ok(DatabaseConfig::Hyperdrive {
                 binding: HYPERDRIVE_BINDING,
+                allow_password_without_tls: flag(setting, "DB_ALLOW_PASSWORD_WITHOUT_TLS")?,
             })
         } else {
             Err(ConfigError(format!(
@@ -123,8 +132,8 @@ fn database_config(
             ConfigError("DB_TRANSPORT is neon-http but DATABASE_URL is not set (use `wrangler secret put DATABASE_URL`)".to_owned())
         })?;
         let endpoint = match setting("NEON_HTTP_ENDPOINT") {
-            Some(endpoint) => endpoint,
-            None => endpoint_for_host(&connection_host(&url)?),
+            Some(endpoint) => checked_endpoint(endpoint)?,
+            None => neon_endpoint_for_host(&connection_host(&url)?)?,
         };
         Ok(DatabaseConfig::NeonHttp {
             endpoint,
@@ -145,34 +154,97 @@ fn database_config(
     }
 }
 
-/// The host of a `postgres://` or `postgresql://` URL. Errors never include the URL, which
-/// carries a password. Parsed by hand: a URL parser would add its Unicode host tables to the
-/// wasm for the sake of one host name.
+/// The host of a `postgres://` or `postgresql://` URL, as tokio-postgres parses it. Errors
+/// never include the URL, which carries a password.
 fn connection_host(url: &str) -> Result<String, ConfigError> {
-    let rest = url
-        .strip_prefix("postgres://")
-        .or_else(|| url.strip_prefix("postgresql://"))
-        .ok_or_else(|| {
-            ConfigError("DATABASE_URL must start with postgres:// or postgresql://".to_owned())
-        })?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_and_port = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let host = match host_and_port.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => host_and_port.split(':').next().unwrap_or_default(),
-    };
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(ConfigError("DATABASE_URL has no valid host".to_owned()));
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(ConfigError(
+            "DATABASE_URL must start with postgres:// or postgresql://".to_owned(),
+        ));
     }
-    Ok(host.to_owned())
+    let invalid = || ConfigError("DATABASE_URL has no valid host".to_owned());
+    let config = url
+        .parse::<tokio_postgres::Config>()
+        .map_err(|_| invalid())?;
+    match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) if !host.is_empty() => Ok(host.clone()),
+        _ => Err(invalid()),
+    }
 }
 
-/// `ALLOWED_ORIGINS` alone, for answering with CORS headers when the rest of the
-/// configuration is invalid.
-pub fn allowed_origins(env: &Env) -> AllowedOrigins {
-    AllowedOrigins::parse(&text_binding(env, "ALLOWED_ORIGINS").unwrap_or_default())
+/// The endpoint Neon's driver derives from a Neon host: its first DNS label replaced by `api`,
+/// e.g. `ep-x-1.us-east-2.aws.neon.tech` → `https://api.us-east-2.aws.neon.tech/sql`. Only for
+/// Neon's own domain: the connection string, password included, travels to this endpoint, so
+/// it is never derived for a host whose parent domain might belong to someone else.
+fn neon_endpoint_for_host(host: &str) -> Result<String, ConfigError> {
+    let host = host.to_ascii_lowercase();
+    match host.split_once('.') {
+        Some((_, region)) if region.ends_with(".neon.tech") => {
+            Ok(format!("https://api.{region}/sql"))
+        }
+        _ => Err(ConfigError(
+            "NEON_HTTP_ENDPOINT is not set and DATABASE_URL's host is not a Neon host (*.neon.tech); set NEON_HTTP_ENDPOINT to your SQL-over-HTTP endpoint".to_owned(),
+        )),
+    }
+}
+
+/// `NEON_HTTP_ENDPOINT` must be https, except to a loopback address (the local stand-in): the
+/// request carries the connection string with its password.
+fn checked_endpoint(endpoint: String) -> Result<String, ConfigError> {
+    let loopback = [
+        "http://127.0.0.1:",
+        "http://127.0.0.1/",
+        "http://localhost:",
+        "http://localhost/",
+        "http://[::1]:",
+        "http://[::1]/",
+    ];
+    if endpoint.starts_with("https://")
+        || loopback.iter().any(|prefix| endpoint.starts_with(prefix))
+    {
+        Ok(endpoint)
+    } else {
+        Err(ConfigError(
+            "NEON_HTTP_ENDPOINT must be an https:// URL (plain http is accepted only to 127.0.0.1, localhost or [::1])".to_owned(),
+        ))
+    }
+}
+
+/// A boolean setting: `true` or `false`, absent meaning false.
+fn flag(setting: &impl Fn(&str) -> Option<String>, name: &str) -> Result<bool, ConfigError> {
+    match setting(name).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ConfigError(format!("{name} must be true or false"))),
+    }
+}
+
+/// `ALLOWED_ORIGINS` and `CORS_ALLOW_CREDENTIALS`. `*` is for development: with
+/// `ENVIRONMENT=production` it is a misconfiguration, since it lets any site read the API's
+/// answers for whoever holds a token.
+fn cors_config(setting: &impl Fn(&str) -> Option<String>) -> Result<Cors, ConfigError> {
+    let origins = AllowedOrigins::parse(&setting("ALLOWED_ORIGINS").unwrap_or_default());
+    if origins == AllowedOrigins::Any && setting("ENVIRONMENT").as_deref() == Some("production") {
+        return Err(ConfigError(
+            "ALLOWED_ORIGINS is `*` but ENVIRONMENT is production; list your frontend's origins"
+                .to_owned(),
+        ));
+    }
+    Ok(Cors {
+        origins,
+        allow_credentials: flag(setting, "CORS_ALLOW_CREDENTIALS")?,
+    })
+}
+
+/// The CORS policy alone, for answering with CORS headers when the rest of the configuration
+/// is invalid; a CORS setting that is itself invalid allows no origin.
+pub fn cors(env: &Env) -> Cors {
+    let setting = |name: &str| {
+        text_binding(env, name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    cors_config(&setting).unwrap_or_else(|_| Cors::deny_all())
 }
 
 /// A text binding: a `[vars]` entry or a secret; both are strings to the worker.
@@ -201,10 +273,11 @@ mod tests {
         assert_eq!(
             config.database,
             DatabaseConfig::Hyperdrive {
-                binding: "HYPERDRIVE"
+                binding: "HYPERDRIVE",
+                allow_password_without_tls: false,
             }
         );
-        assert_eq!(config.allowed_origins, AllowedOrigins::List(Vec::new()));
+        assert_eq!(config.cors, Cors::deny_all());
     }
 
     #[test]
@@ -284,7 +357,7 @@ mod tests {
     #[test]
     fn transport_misconfigurations_name_the_setting_and_never_the_password() {
         type Settings<'a> = &'a [(&'a str, &'a str)];
-        let cases: [(Settings, bool, &str); 5] = [
+        let cases: [(Settings, bool, &str); 9] = [
             (
                 &[("DB_TRANSPORT", "hyperdrive")],
                 false,
@@ -310,6 +383,29 @@ mod tests {
                 false,
                 "no valid host",
             ),
+            (
+                &[("DATABASE_URL", "postgres://u:s3cret@db.example.com/db")],
+                false,
+                "not a Neon host",
+            ),
+            (
+                &[
+                    ("DATABASE_URL", NEON_URL),
+                    ("NEON_HTTP_ENDPOINT", "http://sql.example.com/sql"),
+                ],
+                false,
+                "must be an https:// URL",
+            ),
+            (
+                &[("DB_ALLOW_PASSWORD_WITHOUT_TLS", "yes")],
+                true,
+                "must be true or false",
+            ),
+            (
+                &[("ALLOWED_ORIGINS", "*"), ("ENVIRONMENT", "production")],
+                true,
+                "ENVIRONMENT is production",
+            ),
         ];
         for (settings, hyperdrive_bound, expected) in cases {
             let error = database(settings, hyperdrive_bound).unwrap_err();
@@ -321,6 +417,7 @@ mod tests {
     #[test]
     fn the_host_is_found_behind_credentials_and_before_port_path_and_query() {
         for (url, host) in [
+            ("postgres://u:p@EP-C.AWS.NEON.TECH/db", "EP-C.AWS.NEON.TECH"),
             (
                 "postgres://u:p@ep-a.aws.neon.tech/db?sslmode=require",
                 "ep-a.aws.neon.tech",
@@ -345,12 +442,52 @@ mod tests {
     }
 
     #[test]
-    fn allowed_origins_are_read() {
+    fn cors_settings_are_read() {
         let config = load(
-            &[("BETTER_AUTH_SECRET", SECRET), ("ALLOWED_ORIGINS", "*")],
+            &[
+                ("BETTER_AUTH_SECRET", SECRET),
+                ("ALLOWED_ORIGINS", "*"),
+                ("CORS_ALLOW_CREDENTIALS", "true"),
+            ],
             true,
         )
         .unwrap();
-        assert_eq!(config.allowed_origins, AllowedOrigins::Any);
+        assert_eq!(config.cors.origins, AllowedOrigins::Any);
+        assert!(config.cors.allow_credentials);
+    }
+
+    #[test]
+    fn endpoints_are_derived_only_for_neon_hosts() {
+        assert_eq!(
+            neon_endpoint_for_host("ep-cool-darkness-123456.us-east-2.aws.neon.tech").unwrap(),
+            "https://api.us-east-2.aws.neon.tech/sql"
+        );
+        for host in [
+            "localhost",
+            "db.example.com",
+            "neon.tech.evil.example",
+            "ep-x.neon.tech",
+        ] {
+            assert!(neon_endpoint_for_host(host).is_err(), "{host}");
+        }
+    }
+
+    #[test]
+    fn plain_http_endpoints_are_accepted_only_on_loopback() {
+        for endpoint in [
+            "https://api.neon.example/sql",
+            "http://127.0.0.1:4444/sql",
+            "http://localhost:8/sql",
+            "http://[::1]:9/sql",
+        ] {
+            assert!(checked_endpoint(endpoint.to_owned()).is_ok(), "{endpoint}");
+        }
+        for endpoint in [
+            "http://127.0.0.1.evil.example/sql",
+            "http://localhost.evil.example/sql",
+            "ftp://x/sql",
+        ] {
+            assert!(checked_endpoint(endpoint.to_owned()).is_err(), "{endpoint}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::{auth::AuthError, domain::FieldError, store::StoreError};
+use crate::{auth::AuthError, domain::FieldError, routes::Allowed, store::StoreError};
 
 /// Problem types are `tag:` URIs (RFC 4151), as RFC 9457 suggests for identifiers that are
 /// stable for programs to switch on but not meant to be dereferenced.
@@ -33,9 +33,12 @@ pub enum ApiError {
     /// 404: no such route, or no such task for this user.
     NotFound,
     /// 405: the route exists but not with this method; lists the ones it has.
-    MethodNotAllowed(&'static [&'static str]),
+    MethodNotAllowed(Allowed),
     /// 413: the body is larger than the limit.
-    PayloadTooLarge,
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit_bytes: usize,
+    },
     /// 415: a body that is not JSON.
     UnsupportedMediaType,
     /// 500: a required setting is missing or invalid; names the setting for the log.
@@ -72,7 +75,7 @@ impl ApiError {
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed(_) => 405,
-            Self::PayloadTooLarge => 413,
+            Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::Misconfigured(_) | Self::Internal(_) => 500,
             Self::Unavailable(_) => 503,
@@ -92,11 +95,10 @@ impl ApiError {
     /// Response headers this error requires besides the content type.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
-            Self::Unauthenticated(_) => vec![(
-                "WWW-Authenticate",
-                r#"Bearer error="invalid_token""#.to_owned(),
-            )],
-            Self::MethodNotAllowed(allowed) => vec![("Allow", allowed.join(", "))],
+            Self::Unauthenticated(reason) => {
+                vec![("WWW-Authenticate", reason.challenge().to_owned())]
+            }
+            Self::MethodNotAllowed(allowed) => vec![("Allow", allowed.header_value())],
             Self::Unavailable(_) => vec![("Retry-After", RETRY_AFTER_SECONDS.to_string())],
             _ => Vec::new(),
         }
@@ -133,14 +135,14 @@ impl ApiError {
             Self::MethodNotAllowed(allowed) => (
                 problem_type!("method-not-allowed"),
                 "Method not allowed",
-                format!("This resource supports {}.", allowed.join(", ")),
+                format!("This resource supports {}.", allowed.header_value()),
             ),
-            Self::PayloadTooLarge => (
+            Self::PayloadTooLarge { limit_bytes } => (
                 problem_type!("payload-too-large"),
                 "Payload too large",
                 format!(
                     "The request body is larger than the {} KiB limit.",
-                    crate::request::MAX_BODY_BYTES / 1024
+                    limit_bytes / 1024
                 ),
             ),
             Self::UnsupportedMediaType => (
@@ -197,13 +199,22 @@ mod tests {
             ApiError::Unauthenticated(AuthError::Expired),
             ApiError::Forbidden,
             ApiError::NotFound,
-            ApiError::MethodNotAllowed(&["GET", "POST", "OPTIONS"]),
-            ApiError::PayloadTooLarge,
+            ApiError::MethodNotAllowed(tasks_allowed()),
+            ApiError::PayloadTooLarge {
+                limit_bytes: 64 * 1024,
+            },
             ApiError::UnsupportedMediaType,
             ApiError::Misconfigured("BETTER_AUTH_SECRET is not set".to_owned()),
             ApiError::Unavailable("connection refused".to_owned()),
             ApiError::Internal("relation \"tasks\" does not exist".to_owned()),
         ]
+    }
+
+    fn tasks_allowed() -> Allowed {
+        match crate::routes::resolve("PATCH", "/api/u/tasks") {
+            crate::routes::Resolution::MethodNotAllowed { allowed, .. } => allowed,
+            other => panic!("expected 405, got {other:?}"),
+        }
     }
 
     #[test]
@@ -266,10 +277,21 @@ mod tests {
                 r#"Bearer error="invalid_token""#.to_owned()
             )]
         );
+        // RFC 6750 section 3.1: a request with no credentials at all gets no error code.
         assert_eq!(
-            ApiError::MethodNotAllowed(&["GET", "OPTIONS"]).headers(),
-            [("Allow", "GET, OPTIONS".to_owned())]
+            ApiError::Unauthenticated(AuthError::MissingHeader).headers(),
+            [("WWW-Authenticate", "Bearer".to_owned())]
         );
+        assert_eq!(
+            ApiError::MethodNotAllowed(tasks_allowed()).headers(),
+            [("Allow", "GET, POST, OPTIONS".to_owned())]
+        );
+        assert!(ApiError::PayloadTooLarge {
+            limit_bytes: 64 * 1024
+        }
+        .problem()
+        .detail
+        .contains("64 KiB"));
         assert_eq!(
             ApiError::Unavailable(String::new()).headers(),
             [("Retry-After", "5".to_owned())]

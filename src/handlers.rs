@@ -1,6 +1,7 @@
 //! One function per route. Each parses its input into domain types, authorizes, makes one
 //! storage call and builds the response; everything else lives in the modules they call.
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use worker::{Request, Response};
 
@@ -8,12 +9,21 @@ use crate::{
     auth,
     domain::{ListQuery, TaskId, UserId},
     error::ApiError,
+    health,
     request::{self, read_body},
+    response::{self, json},
     routes::Route,
     store::{StoreError, TaskStore},
     telemetry::RequestLog,
     Config,
 };
+
+/// What a path segment may hold unescaped: RFC 3986's unreserved characters.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The API's OpenAPI 3.1 document, compiled in from the repository's openapi.json.
 const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");
@@ -27,12 +37,9 @@ pub async fn handle(
     log: &mut RequestLog,
 ) -> Result<Response, ApiError> {
     match route {
-        Route::Health => health(store).await,
-        Route::OpenApi => {
-            let response = Response::ok(OPENAPI_DOCUMENT)
-                .map_err(|error| ApiError::Internal(error.to_string()))?;
-            set_header(response, "Content-Type", "application/json")
-        }
+        Route::Health => database_state(health::liveness(store).await),
+        Route::Ready => database_state(health::readiness(store).await),
+        Route::OpenApi => response::text(OPENAPI_DOCUMENT, "application/json"),
         Route::ListTasks { user } => {
             let user = authorize(request, config, &user, log)?;
             let pairs = request::query_pairs(&request.inner().url());
@@ -47,11 +54,10 @@ pub async fn handle(
             let created = store.create(&user, &task).await?;
             let location = format!(
                 "/api/{}/tasks/{}",
-                encode_segment(user.as_str()),
+                utf8_percent_encode(user.as_str(), PATH_SEGMENT),
                 created.id
             );
-            let response = json(201, &created)?;
-            set_header(response, "Location", &location)
+            response::with_headers(json(201, &created)?, [("Location", location)])
         }
         Route::GetTask { user, task } => {
             let user = authorize(request, config, &user, log)?;
@@ -76,9 +82,7 @@ pub async fn handle(
             let user = authorize(request, config, &user, log)?;
             let task = task_id(&task)?;
             if store.delete(&user, task).await? {
-                Response::empty()
-                    .map(|response| response.with_status(204))
-                    .map_err(|error| ApiError::Internal(error.to_string()))
+                response::empty(204)
             } else {
                 Err(ApiError::NotFound)
             }
@@ -86,9 +90,9 @@ pub async fn handle(
     }
 }
 
-/// `GET /health`: 200 after a real database round trip, 503 when it fails for any reason.
-async fn health(store: &dyn TaskStore) -> Result<Response, ApiError> {
-    match store.ping().await {
+/// `/health` and `/ready`: 200 when the database answered, 503 when it failed for any reason.
+fn database_state(result: Result<(), StoreError>) -> Result<Response, ApiError> {
+    match result {
         Ok(()) => json(
             200,
             &serde_json::json!({ "status": "ok", "database": "ok" }),
@@ -139,42 +143,14 @@ fn content_type(request: &Request) -> Option<String> {
     request.headers().get("content-type").ok().flatten()
 }
 
-fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Result<Response, ApiError> {
-    let body = serde_json::to_vec(value).map_err(|error| ApiError::Internal(error.to_string()))?;
-    let response = Response::from_bytes(body)
-        .map_err(|error| ApiError::Internal(error.to_string()))?
-        .with_status(status);
-    set_header(response, "Content-Type", "application/json")
-}
-
-fn set_header(response: Response, name: &str, value: &str) -> Result<Response, ApiError> {
-    response
-        .headers()
-        .set(name, value)
-        .map_err(|error| ApiError::Internal(format!("setting {name}: {error}")))?;
-    Ok(response)
-}
-
-/// Percent-encodes a path segment, leaving RFC 3986 unreserved characters as they are.
-fn encode_segment(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn location_segments_are_percent_encoded() {
-        assert_eq!(encode_segment("user_1-a.b~c"), "user_1-a.b~c");
-        assert_eq!(encode_segment("a b/c@é"), "a%20b%2Fc%40%C3%A9");
+        let encode = |segment| utf8_percent_encode(segment, PATH_SEGMENT).to_string();
+        assert_eq!(encode("user_1-a.b~c"), "user_1-a.b~c");
+        assert_eq!(encode("a b/c@é"), "a%20b%2Fc%40%C3%A9");
     }
 }

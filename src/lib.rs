@@ -18,7 +18,9 @@ pub mod cors;
 pub mod domain;
 pub mod error;
 pub mod handlers;
+pub mod health;
 pub mod request;
+pub mod response;
 pub mod routes;
 pub mod store;
 pub mod telemetry;
@@ -58,7 +60,7 @@ async fn serve(mut request: Request, env: &Env) -> worker::Result<Response> {
             route(resolution, &mut request, origin, env, config, &mut log).await
         }
     };
-    let mut response = match outcome {
+    let response = match outcome {
         Ok(response) => response,
         Err(error) => problem_response(&error, &log)?,
     };
@@ -73,15 +75,15 @@ async fn serve(mut request: Request, env: &Env) -> worker::Result<Response> {
         // Even when the rest of the configuration failed, the browser may read the 500
         // problem if its origin is allowed.
         let cors = match &config {
-            Ok(config) => config.allowed_origins.response_headers(origin.as_deref()),
-            Err(_) => config::allowed_origins(env).response_headers(origin.as_deref()),
+            Ok(config) => config.cors.response_headers(origin.as_deref()),
+            Err(_) => config::cors(env).response_headers(origin.as_deref()),
         };
         headers.extend(cors);
     }
-    for (name, value) in headers {
-        // Values are ours or echo a header the runtime already accepted, so this cannot fail;
-        // if it ever did, a missing header beats a failed response.
-        let _ = response.headers_mut().set(name, &value);
+    // Values are ours or echo a header the runtime already accepted, so this cannot fail; if
+    // it ever did, the response as built so far beats none, and the log says what happened.
+    if let Err(ApiError::Internal(cause)) = response::set_headers(&response, headers) {
+        log.error_cause(response.status_code(), &cause);
     }
 
     log.emit(
@@ -106,14 +108,10 @@ async fn route(
             Err(ApiError::MethodNotAllowed(allowed))
         }
         Resolution::Preflight { allowed } => {
-            let response = Response::empty()
-                .map_err(|error| ApiError::Internal(error.to_string()))?
-                .with_status(204);
-            for (name, value) in config.allowed_origins.preflight_headers(origin, allowed) {
-                let _ = response.headers().set(name, &value);
-            }
-            let _ = response.headers().set("Allow", &allowed.join(", "));
-            Ok(response)
+            let methods = allowed.header_value();
+            let mut headers = config.cors.preflight_headers(origin, &methods);
+            headers.push(("Allow", methods));
+            response::with_headers(response::empty(204)?, headers)
         }
         Resolution::Serve { route, pattern } => {
             log.route = Some(pattern);
@@ -128,14 +126,5 @@ fn problem_response(error: &ApiError, log: &RequestLog) -> worker::Result<Respon
     if let Some(cause) = error.server_cause() {
         log.error_cause(error.status(), cause);
     }
-    let body = serde_json::to_vec(&error.problem())
-        .map_err(|error| worker::Error::RustError(error.to_string()))?;
-    let response = Response::from_bytes(body)?.with_status(error.status());
-    response
-        .headers()
-        .set("Content-Type", "application/problem+json")?;
-    for (name, value) in error.headers() {
-        response.headers().set(name, &value)?;
-    }
-    Ok(response)
+    response::problem(error).map_err(|error| worker::Error::RustError(format!("{error:?}")))
 }

@@ -24,21 +24,25 @@ pub async fn read_body(request: &mut Request) -> Result<Vec<u8>, ApiError> {
         .ok()
         .flatten()
         .and_then(|length| length.parse::<usize>().ok());
+    let too_large = ApiError::PayloadTooLarge {
+        limit_bytes: MAX_BODY_BYTES,
+    };
     if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return Err(ApiError::PayloadTooLarge);
+        return Err(too_large);
     }
     if request.inner().body().is_none() {
         return Ok(Vec::new());
     }
-    let unreadable = |error: worker::Error| {
-        ApiError::BadRequest(format!("The request body could not be read: {error}."))
+    // The runtime's error text stays out of the body; a fixed sentence says what happened.
+    let unreadable = |_: worker::Error| {
+        ApiError::BadRequest("The request body could not be read to its end.".to_owned())
     };
     let mut stream = request.stream().map_err(unreadable)?;
     let mut body = Vec::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(unreadable)?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge);
+            return Err(too_large);
         }
         body.extend_from_slice(&chunk);
     }

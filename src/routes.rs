@@ -4,11 +4,15 @@
 //! router does not give: problem+json for 404 and 405, an `Allow` header listing the methods,
 //! and a preflight answer per resource. Matching is pure and unit-tested natively.
 
+use percent_encoding::percent_decode_str;
+
 /// A request the API serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// `GET /health`
+    /// `GET /health`: liveness, with the database check cached per isolate
     Health,
+    /// `GET /ready`: readiness, a database round trip every time
+    Ready,
     /// `GET /openapi.json`
     OpenApi,
     /// `GET /api/{user_id}/tasks`
@@ -31,21 +35,79 @@ pub enum Resolution {
     /// Serve this route; `pattern` names it in logs without the ids.
     Serve { route: Route, pattern: &'static str },
     /// A CORS preflight (`OPTIONS`) on a known resource.
-    Preflight { allowed: &'static [&'static str] },
+    Preflight { allowed: Allowed },
     /// The resource exists, the method does not.
     MethodNotAllowed {
-        allowed: &'static [&'static str],
+        allowed: Allowed,
         pattern: &'static str,
     },
     /// No such resource.
     NotFound,
 }
 
-const HEALTH: &str = "/health";
-const OPENAPI: &str = "/openapi.json";
-const TASKS: &str = "/api/{user_id}/tasks";
-const TASK: &str = "/api/{user_id}/tasks/{id}";
-const COMPLETE: &str = "/api/{user_id}/tasks/{id}/complete";
+/// Which endpoint a method on a resource reaches, before its path parameters are attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Health,
+    Ready,
+    OpenApi,
+    ListTasks,
+    CreateTask,
+    GetTask,
+    UpdateTask,
+    DeleteTask,
+    CompleteTask,
+}
+
+/// A resource and its methods: the one table that both routing and `Allow` read.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Resource {
+    pattern: &'static str,
+    methods: &'static [(&'static str, Endpoint)],
+}
+
+/// The methods a resource answers, `OPTIONS` included: for `Allow` and
+/// `Access-Control-Allow-Methods`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowed(&'static Resource);
+
+impl Allowed {
+    /// The methods, comma-separated, ending with `OPTIONS`.
+    pub fn header_value(self) -> String {
+        let mut methods: Vec<&str> = self.0.methods.iter().map(|(method, _)| *method).collect();
+        methods.push("OPTIONS");
+        methods.join(", ")
+    }
+}
+
+const HEALTH: Resource = Resource {
+    pattern: "/health",
+    methods: &[("GET", Endpoint::Health)],
+};
+const READY: Resource = Resource {
+    pattern: "/ready",
+    methods: &[("GET", Endpoint::Ready)],
+};
+const OPENAPI: Resource = Resource {
+    pattern: "/openapi.json",
+    methods: &[("GET", Endpoint::OpenApi)],
+};
+const TASKS: Resource = Resource {
+    pattern: "/api/{user_id}/tasks",
+    methods: &[("GET", Endpoint::ListTasks), ("POST", Endpoint::CreateTask)],
+};
+const TASK: Resource = Resource {
+    pattern: "/api/{user_id}/tasks/{id}",
+    methods: &[
+        ("GET", Endpoint::GetTask),
+        ("PUT", Endpoint::UpdateTask),
+        ("DELETE", Endpoint::DeleteTask),
+    ],
+};
+const COMPLETE: Resource = Resource {
+    pattern: "/api/{user_id}/tasks/{id}/complete",
+    methods: &[("PATCH", Endpoint::CompleteTask)],
+};
 
 /// Matches a request against the route table.
 pub fn resolve(method: &str, path: &str) -> Resolution {
@@ -53,72 +115,48 @@ pub fn resolve(method: &str, path: &str) -> Resolution {
     if segments.contains(&"") {
         return Resolution::NotFound;
     }
-    let resource = match segments.as_slice() {
-        ["health"] => Some((HEALTH, None, None)),
-        ["openapi.json"] => Some((OPENAPI, None, None)),
-        ["api", user, "tasks"] => Some((TASKS, Some(*user), None)),
-        ["api", user, "tasks", task] => Some((TASK, Some(*user), Some(*task))),
-        ["api", user, "tasks", task, "complete"] => Some((COMPLETE, Some(*user), Some(*task))),
-        _ => None,
-    };
-    let Some((pattern, user, task)) = resource else {
-        return Resolution::NotFound;
+    let (resource, user, task): (&'static Resource, _, _) = match segments.as_slice() {
+        ["health"] => (&HEALTH, None, None),
+        ["ready"] => (&READY, None, None),
+        ["openapi.json"] => (&OPENAPI, None, None),
+        ["api", user, "tasks"] => (&TASKS, Some(*user), None),
+        ["api", user, "tasks", task] => (&TASK, Some(*user), Some(*task)),
+        ["api", user, "tasks", task, "complete"] => (&COMPLETE, Some(*user), Some(*task)),
+        _ => return Resolution::NotFound,
     };
     // An id segment that does not decode to UTF-8 text names nothing.
-    let decode = |segment: Option<&str>| segment.map(percent_decode).unwrap_or(Some(String::new()));
+    let decode = |segment: Option<&str>| match segment {
+        None => Some(String::new()),
+        Some(segment) => percent_decode_str(segment)
+            .decode_utf8()
+            .ok()
+            .map(|text| text.into_owned()),
+    };
     let (Some(user), Some(task)) = (decode(user), decode(task)) else {
         return Resolution::NotFound;
     };
 
-    let allowed = allowed_methods(pattern);
-    let route = match (pattern, method) {
-        (HEALTH, "GET") => Route::Health,
-        (OPENAPI, "GET") => Route::OpenApi,
-        (TASKS, "GET") => Route::ListTasks { user },
-        (TASKS, "POST") => Route::CreateTask { user },
-        (TASK, "GET") => Route::GetTask { user, task },
-        (TASK, "PUT") => Route::UpdateTask { user, task },
-        (TASK, "DELETE") => Route::DeleteTask { user, task },
-        (COMPLETE, "PATCH") => Route::CompleteTask { user, task },
-        (_, "OPTIONS") => return Resolution::Preflight { allowed },
-        _ => return Resolution::MethodNotAllowed { allowed, pattern },
+    let allowed = Allowed(resource);
+    let pattern = resource.pattern;
+    let Some(&(_, endpoint)) = resource.methods.iter().find(|(name, _)| *name == method) else {
+        return if method == "OPTIONS" {
+            Resolution::Preflight { allowed }
+        } else {
+            Resolution::MethodNotAllowed { allowed, pattern }
+        };
+    };
+    let route = match endpoint {
+        Endpoint::Health => Route::Health,
+        Endpoint::Ready => Route::Ready,
+        Endpoint::OpenApi => Route::OpenApi,
+        Endpoint::ListTasks => Route::ListTasks { user },
+        Endpoint::CreateTask => Route::CreateTask { user },
+        Endpoint::GetTask => Route::GetTask { user, task },
+        Endpoint::UpdateTask => Route::UpdateTask { user, task },
+        Endpoint::DeleteTask => Route::DeleteTask { user, task },
+        Endpoint::CompleteTask => Route::CompleteTask { user, task },
     };
     Resolution::Serve { route, pattern }
-}
-
-/// The methods a resource answers, for `Allow` and `Access-Control-Allow-Methods`.
-fn allowed_methods(pattern: &str) -> &'static [&'static str] {
-    match pattern {
-        TASKS => &["GET", "POST", "OPTIONS"],
-        TASK => &["GET", "PUT", "DELETE", "OPTIONS"],
-        COMPLETE => &["PATCH", "OPTIONS"],
-        _ => &["GET", "OPTIONS"],
-    }
-}
-
-/// Decodes `%XX` escapes in a path segment; `None` when the result is not UTF-8.
-fn percent_decode(segment: &str) -> Option<String> {
-    let bytes = segment.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let escaped = (bytes[index] == b'%')
-            .then(|| bytes.get(index + 1..index + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                decoded.push(byte);
-                index += 3;
-            }
-            None => {
-                decoded.push(bytes[index]);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8(decoded).ok()
 }
 
 #[cfg(test)]
@@ -137,6 +175,7 @@ mod tests {
         let user = || "u1".to_owned();
         let task = || "t1".to_owned();
         assert_eq!(serve("GET", "/health"), Route::Health);
+        assert_eq!(serve("GET", "/ready"), Route::Ready);
         assert_eq!(serve("GET", "/openapi.json"), Route::OpenApi);
         assert_eq!(
             serve("GET", "/api/u1/tasks"),
@@ -192,17 +231,19 @@ mod tests {
         assert_eq!(
             resolve("PATCH", "/api/u1/tasks"),
             Resolution::MethodNotAllowed {
-                allowed: &["GET", "POST", "OPTIONS"],
-                pattern: TASKS
+                allowed: Allowed(&TASKS),
+                pattern: TASKS.pattern
             }
         );
+        assert_eq!(Allowed(&TASKS).header_value(), "GET, POST, OPTIONS");
         assert_eq!(
             resolve("GET", "/api/u1/tasks/t1/complete"),
             Resolution::MethodNotAllowed {
-                allowed: &["PATCH", "OPTIONS"],
-                pattern: COMPLETE
+                allowed: Allowed(&COMPLETE),
+                pattern: COMPLETE.pattern
             }
         );
+        assert_eq!(Allowed(&COMPLETE).header_value(), "PATCH, OPTIONS");
     }
 
     #[test]
@@ -220,12 +261,10 @@ mod tests {
 
     #[test]
     fn options_on_a_known_resource_is_a_preflight() {
-        assert_eq!(
-            resolve("OPTIONS", "/api/u1/tasks/t1"),
-            Resolution::Preflight {
-                allowed: &["GET", "PUT", "DELETE", "OPTIONS"]
-            }
-        );
+        let Resolution::Preflight { allowed } = resolve("OPTIONS", "/api/u1/tasks/t1") else {
+            panic!("expected a preflight");
+        };
+        assert_eq!(allowed.header_value(), "GET, PUT, DELETE, OPTIONS");
     }
 
     #[test]

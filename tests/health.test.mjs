@@ -8,30 +8,50 @@ import { forEachTransport } from './support/stack.mjs';
 
 forEachTransport((t) => {
 
-describe('GET /health', () => {
+/** Polls `path` until it answers `status`; returns that response (or the last one). */
+async function until(api, path, status, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let response;
+  do {
+    response = await api.request('GET', path);
+    if (response.status === status) return response;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } while (Date.now() < deadline);
+  return response;
+}
+
+describe('GET /health and GET /ready', () => {
   test('200 after a real database round trip, no auth needed', async () => {
-    const response = await t.api.request('GET', '/health');
-    assert.equal(response.status, 200);
-    assert.deepEqual(response.body, { status: 'ok', database: 'ok' });
+    for (const path of ['/health', '/ready']) {
+      const response = await t.api.request('GET', path);
+      assert.equal(response.status, 200, path);
+      assert.deepEqual(response.body, { status: 'ok', database: 'ok' });
+    }
   });
 
-  test('503 with Retry-After while the database is down, 200 once it is back', async () => {
+  test('503 with Retry-After while the database is down (/ready at once, /health within its cache time), 200 once it is back', async () => {
     const user = newUser();
     await t.api.seed(user, { title: 'survives the outage' });
+    await t.api.request('GET', '/health');
     await t.stack.postgres.stop({ remove: false });
     try {
-      const health = await t.api.request('GET', '/health');
-      const problem = assertProblem(assert, health, 503);
-      assert.equal(health.headers.get('retry-after'), '5');
+      const ready = await t.api.request('GET', '/ready');
+      const problem = assertProblem(assert, ready, 503);
+      assert.equal(ready.headers.get('retry-after'), '5');
       assert.doesNotMatch(problem.detail, /ECONNREFUSED|connect|postgres/i, 'no driver text in the body');
 
       const list = await t.api.list(user);
       assertProblem(assert, list, 503);
       assert.equal(list.headers.get('retry-after'), '5');
+
+      // The liveness answer reuses a success for up to 5 s.
+      assertProblem(assert, await until(t.api, '/health', 503, 7_000), 503);
     } finally {
       await t.stack.postgres.restart();
     }
-    assert.equal((await t.api.request('GET', '/health')).status, 200);
+    assert.equal((await t.api.request('GET', '/ready')).status, 200);
+    // ...and a failure for up to 1 s.
+    assert.equal((await until(t.api, '/health', 200, 3_000)).status, 200);
     const tasks = (await t.api.list(user)).body;
     assert.deepEqual(tasks.map((task) => task.title), ['survives the outage'], 'data survived');
     const causeLine = t.stack.worker.logs().split('\n').find((line) =>
@@ -68,6 +88,11 @@ describe('misconfiguration', () => {
     ['DB_TRANSPORT=neon-http without DATABASE_URL', { DB_TRANSPORT: 'neon-http' }, /DATABASE_URL is not set/],
     ['DB_TRANSPORT=hyperdrive without the binding', { DB_TRANSPORT: 'hyperdrive', DATABASE_URL: 'postgres://u:p@127.0.0.1:9/db' }, /no Hyperdrive binding/],
     ['an unknown DB_TRANSPORT', { DB_TRANSPORT: 'carrier-pigeon' }, /expected hyperdrive or neon-http/],
+    // The connection string, password included, would travel to an endpoint derived from
+    // someone else's domain, or in cleartext.
+    ['a DATABASE_URL that is not Neon without NEON_HTTP_ENDPOINT', { DATABASE_URL: 'postgres://u:p@db.example.com/db' }, /NEON_HTTP_ENDPOINT is not set/],
+    ['a plain-http NEON_HTTP_ENDPOINT that is not loopback', { DATABASE_URL: 'postgres://u:p@ep-a.us-east-2.aws.neon.tech/db', NEON_HTTP_ENDPOINT: 'http://sql.example.com/sql' }, /NEON_HTTP_ENDPOINT must be an https/],
+    ['ALLOWED_ORIGINS=* in production', { DB_TRANSPORT: 'carrier-pigeon', ALLOWED_ORIGINS: '*', ENVIRONMENT: 'production' }, /ENVIRONMENT is production/],
   ];
   for (const [name, vars, logged] of cases) {
     test(`${name}: a 500 problem and a log line naming the setting`, async () => {

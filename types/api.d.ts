@@ -11,16 +11,43 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness with a real database round trip */
+        /**
+         * Liveness: the database check of the last few seconds
+         * @description Unauthenticated and cheap: the worker reuses its isolate's last database check for up to 5 seconds (1 second after a failure), and concurrent requests share one check, so polling or flooding it does not open a connection per request. Use `/ready` for a database round trip every time.
+         */
         get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, credentials); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightHealth"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness: a database round trip every time
+         * @description Always queries the database; 503 with `Retry-After` when it does not answer. Meant for deploy checks and monitors, not for polling from browsers.
+         */
+        get: operations["getReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /**
+         * CORS preflight
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         */
+        options: operations["preflightReady"];
         head?: never;
         patch?: never;
         trace?: never;
@@ -39,7 +66,7 @@ export interface paths {
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, credentials); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightOpenApi"];
         head?: never;
@@ -70,7 +97,7 @@ export interface paths {
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, credentials); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightTasks"];
         head?: never;
@@ -107,7 +134,7 @@ export interface paths {
         delete: operations["deleteTask"];
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, credentials); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightTask"];
         head?: never;
@@ -138,7 +165,7 @@ export interface paths {
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, credentials); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightCompleteTask"];
         head?: never;
@@ -510,7 +537,7 @@ export interface components {
         Allow: string;
         /** @description Seconds to wait before retrying (5). */
         "Retry-After": string;
-        /** @description The bearer challenge, always `Bearer error="invalid_token"`. */
+        /** @description The bearer challenge: `Bearer` when the request carried no bearer token at all (RFC 6750 section 3.1), otherwise `Bearer error="invalid_token"`. */
         "WWW-Authenticate": string;
         /** @description The request's `Origin`, echoed when it is in `ALLOWED_ORIGINS`; absent otherwise. */
         "Access-Control-Allow-Origin": string;
@@ -550,6 +577,43 @@ export interface operations {
         };
     };
     preflightHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["Preflight"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The worker and its database answer. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    preflightReady: {
         parameters: {
             query?: never;
             header?: never;

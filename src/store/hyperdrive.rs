@@ -28,12 +28,17 @@ use super::{
 /// Reaches PostgreSQL through a Hyperdrive binding.
 pub struct HyperdriveTransport {
     hyperdrive: Hyperdrive,
+    allow_password_without_tls: bool,
 }
 
 impl HyperdriveTransport {
-    /// Uses the given binding.
-    pub fn new(hyperdrive: Hyperdrive) -> Self {
-        Self { hyperdrive }
+    /// Uses the given binding; `allow_password_without_tls` is the deployment's opt-in to
+    /// answering cleartext or MD5 password requests on an unencrypted, non-loopback path.
+    pub fn new(hyperdrive: Hyperdrive, allow_password_without_tls: bool) -> Self {
+        Self {
+            hyperdrive,
+            allow_password_without_tls,
+        }
     }
 
     async fn connect(&self) -> Result<tokio_postgres::Client, StoreError> {
@@ -51,13 +56,15 @@ impl HyperdriveTransport {
             .secure_transport(SecureTransport::StartTls)
             .connect(self.hyperdrive.host(), self.hyperdrive.port())
             .map_err(|error| StoreError::Unavailable(format!("opening a socket: {error}")))?;
-        let mut socket = negotiate_tls(socket, config.get_ssl_mode()).await?;
+        let host = self.hyperdrive.host();
+        let (mut socket, encrypted) = negotiate_tls(socket, config.get_ssl_mode()).await?;
         let params = StartupParams {
             user: config.get_user().unwrap_or_default(),
             password: config.get_password().unwrap_or_default(),
             database: config.get_dbname(),
             options: config.get_options(),
             application_name: config.get_application_name(),
+            password_may_travel: encrypted || is_loopback(&host) || self.allow_password_without_tls,
         };
         authenticate(&mut socket, &params).await?;
         // TLS, if any, is already in place and the session is authenticated: the driver takes
@@ -116,10 +123,11 @@ impl Transport for HyperdriveTransport {
 }
 
 /// PostgreSQL's TLS negotiation: an SSLRequest, answered `S` (upgrade the socket) or `N`.
-/// Locally Hyperdrive's connection string says `sslmode=disable`, and this is skipped.
-async fn negotiate_tls(mut socket: Socket, mode: SslMode) -> Result<Socket, StoreError> {
+/// Returns the socket and whether it is now encrypted. With `sslmode=disable` (Hyperdrive's
+/// own connection string says so) nothing is negotiated.
+async fn negotiate_tls(mut socket: Socket, mode: SslMode) -> Result<(Socket, bool), StoreError> {
     if mode == SslMode::Disable {
-        return Ok(socket);
+        return Ok((socket, false));
     }
     let unavailable =
         |error: std::io::Error| StoreError::Unavailable(format!("negotiating TLS: {error}"));
@@ -127,15 +135,39 @@ async fn negotiate_tls(mut socket: Socket, mode: SslMode) -> Result<Socket, Stor
     postgres_protocol::message::frontend::ssl_request(&mut request);
     socket.write_all(&request).await.map_err(unavailable)?;
     socket.flush().await.map_err(unavailable)?;
-    match socket.read_u8().await.map_err(unavailable)? {
-        b'S' => Ok(socket.start_tls()),
-        // Only `prefer` may continue without TLS; any stricter mode refuses.
-        b'N' if mode == SslMode::Prefer => Ok(socket),
-        answer => Err(StoreError::Internal(format!(
-            "the database refused TLS (answered {:?}) but the connection string requires it",
-            answer as char
+    let answer = socket.read_u8().await.map_err(unavailable)?;
+    if tls_answer(answer, mode)? {
+        Ok((socket.start_tls(), true))
+    } else {
+        Ok((socket, false))
+    }
+}
+
+/// Whether the server's answer to an SSLRequest means "upgrade now". Only `sslmode=prefer`
+/// may continue without TLS; `require` and stricter modes refuse a server that declines.
+fn tls_answer(answer: u8, mode: SslMode) -> Result<bool, StoreError> {
+    match answer {
+        b'S' => Ok(true),
+        b'N' if mode == SslMode::Prefer => Ok(false),
+        b'N' => Err(StoreError::Unavailable(
+            "the database declined TLS but the connection string requires it (sslmode=require)"
+                .to_owned(),
+        )),
+        other => Err(StoreError::Internal(format!(
+            "unexpected answer {:?} to an SSLRequest",
+            other as char
         ))),
     }
+}
+
+/// A loopback address: a password sent there never crosses a network.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
 }
 
 /// Classifies a driver error: by SQLSTATE when the server sent one; otherwise it is an I/O or
@@ -162,4 +194,36 @@ fn describe(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn require_refuses_a_server_that_declines_tls_and_prefer_carries_on() {
+        assert!(matches!(tls_answer(b'S', SslMode::Require), Ok(true)));
+        assert!(matches!(tls_answer(b'S', SslMode::Prefer), Ok(true)));
+        assert!(matches!(tls_answer(b'N', SslMode::Prefer), Ok(false)));
+        assert!(matches!(
+            tls_answer(b'N', SslMode::Require),
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(tls_answer(b'E', SslMode::Prefer).is_err());
+    }
+
+    #[test]
+    fn only_loopback_hosts_count_as_loopback() {
+        for host in ["localhost", "127.0.0.1", "127.9.9.9", "::1", "[::1]"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "0123.hyperdrive.local",
+            "10.0.0.1",
+            "db.example.com",
+            "localhost.evil.example",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
 }

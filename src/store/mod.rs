@@ -78,12 +78,16 @@ pub trait Transport {
 /// Opens the store the configuration selects. Nothing connects until the first call.
 pub fn open(database: &DatabaseConfig, env: &Env) -> Result<Box<dyn TaskStore>, StoreError> {
     match database {
-        DatabaseConfig::Hyperdrive { binding } => {
+        DatabaseConfig::Hyperdrive {
+            binding,
+            allow_password_without_tls,
+        } => {
             let hyperdrive = env.hyperdrive(binding).map_err(|error| {
                 StoreError::Internal(format!("Hyperdrive binding `{binding}`: {error}"))
             })?;
             Ok(Box::new(SqlStore::new(HyperdriveTransport::new(
                 hyperdrive,
+                *allow_password_without_tls,
             ))))
         }
         DatabaseConfig::NeonHttp {
@@ -168,9 +172,26 @@ impl<T: Transport> TaskStore for SqlStore<T> {
     }
 }
 
+/// The shape of a row for the log: its width and which columns are NULL, never its values
+/// (a task's title and description are the user's data).
+fn row_shape(row: &Row) -> String {
+    let nulls: Vec<String> = row
+        .iter()
+        .enumerate()
+        .filter(|(_, value)| value.is_none())
+        .map(|(index, _)| index.to_string())
+        .collect();
+    format!("{} columns, NULL at [{}]", row.len(), nulls.join(", "))
+}
+
 /// Decodes a row laid out as [`sql::TASK_COLUMNS`].
 pub fn task_from_row(row: Row) -> Result<Task, StoreError> {
-    let malformed = || StoreError::Internal(format!("unexpected task row shape: {row:?}"));
+    let malformed = || {
+        StoreError::Internal(format!(
+            "unexpected task row shape (expected id, user_id, title, description, completed, created_at, updated_at): {}",
+            row_shape(&row)
+        ))
+    };
     let [id, user_id, title, description, completed, created_at, updated_at]: [Option<String>; 7] =
         row.clone().try_into().map_err(|_| malformed())?;
     let completed = match completed.as_deref() {
@@ -279,6 +300,18 @@ mod tests {
             Some("u"),
         ]);
         assert!(task_from_row(null_title).is_err());
+    }
+
+    #[test]
+    fn a_malformed_row_is_logged_by_shape_never_by_value() {
+        let secret_title = row(&[Some("i"), Some("u"), Some("my diary entry"), None]);
+        match task_from_row(secret_title) {
+            Err(StoreError::Internal(cause)) => {
+                assert!(cause.contains("4 columns, NULL at [3]"), "{cause}");
+                assert!(!cause.contains("diary"), "{cause}");
+            }
+            other => panic!("expected an internal error, got {other:?}"),
+        }
     }
 
     #[test]

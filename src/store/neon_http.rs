@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{Fetch, Headers, Method, Request, RequestInit};
+use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 use super::{classify_sqlstate, sql::Param, sql::Statement, Row, StoreError, Transport};
 
@@ -46,8 +46,11 @@ impl NeonHttpTransport {
         }
         let body = request_body(statement).to_string();
         let mut init = RequestInit::new();
+        // Never follow a redirect: the connection string, password included, is a header,
+        // and fetch would send it on to wherever the redirect points.
         init.with_method(Method::Post)
             .with_headers(headers)
+            .with_redirect(RequestRedirect::Manual)
             .with_body(Some(body.into()));
         Request::new_with_init(&self.endpoint, &init).map_err(internal)
     }
@@ -122,6 +125,9 @@ pub fn decode_response(status: u16, body: &[u8]) -> Result<Vec<Row>, StoreError>
                 None => Err(StoreError::Internal(cause)),
             }
         }
+        300..=399 => Err(StoreError::Unavailable(format!(
+            "Neon endpoint answered a redirect (HTTP {status}), which is not followed: the request carries the connection string"
+        ))),
         // 413 and 507: the request or the response is over the proxy's size limit, which no
         // retry changes.
         413 | 507 => Err(StoreError::Internal(format!(
@@ -137,28 +143,9 @@ pub fn decode_response(status: u16, body: &[u8]) -> Result<Vec<Row>, StoreError>
     }
 }
 
-/// The endpoint Neon's driver derives from a connection string's host: its first DNS label
-/// replaced by `api`, e.g. `ep-x-1.us-east-2.aws.neon.tech` → `https://api.us-east-2.aws.neon.tech/sql`.
-pub fn endpoint_for_host(host: &str) -> String {
-    let region_host = match host.split_once('.') {
-        Some((_, rest)) => format!("api.{rest}"),
-        None => host.to_owned(),
-    };
-    format!("https://{region_host}/sql")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_endpoint_is_derived_like_neons_driver_does() {
-        assert_eq!(
-            endpoint_for_host("ep-cool-darkness-123456.us-east-2.aws.neon.tech"),
-            "https://api.us-east-2.aws.neon.tech/sql"
-        );
-        assert_eq!(endpoint_for_host("localhost"), "https://localhost/sql");
-    }
 
     #[test]
     fn parameters_keep_their_json_types_and_nulls() {
@@ -215,7 +202,7 @@ mod tests {
             decode_response(507, b"{}"),
             Err(StoreError::Internal(_))
         ));
-        for status in [500, 502, 503] {
+        for status in [301, 307, 308, 500, 502, 503] {
             assert!(matches!(
                 decode_response(status, b"{}"),
                 Err(StoreError::Unavailable(_))
