@@ -52,7 +52,7 @@ const HELP = `Usage: npm run bench -- [options]
   --label TEXT            a name for this run, written into the JSON and its file name
   --auth scram|trust      how clients authenticate to PostgreSQL and PgBouncer (default scram)
   --models LIST           pgbouncer,direct (default both)
-  --scenarios LIST        health,unauthorized,list,get,update,toggle,create,delete (default all)
+  --scenarios LIST        ready,unauthorized,list,get,update,toggle,create,delete (default all)
   --concurrency LIST      connection counts (default 1,16; quick: 2)
   --duration S            seconds per measurement (default 3)
   --warmup S              seconds of warm-up per scenario and model (default 1)
@@ -67,7 +67,7 @@ const HELP = `Usage: npm run bench -- [options]
                           results/profile-*.cpuprofile and print where its CPU time goes
 `;
 
-const SCENARIOS = ['health', 'unauthorized', 'list', 'get', 'update', 'toggle', 'create', 'delete'];
+const SCENARIOS = ['ready', 'unauthorized', 'list', 'get', 'update', 'toggle', 'create', 'delete'];
 /** The role the floor without key derivation connects as (trusted by PostgreSQL and PgBouncer). */
 const TRUST_ROLE = 'bench_trust';
 

@@ -9,13 +9,15 @@
 //                                 reach the database through Neon's HTTP SQL endpoint (a
 //                                 local stand-in for it is started) instead of Hyperdrive
 //
-// Data lives in .local/postgres and survives restarts. Ctrl-C stops everything started here.
+// Data lives in .local/postgres and survives restarts (as root, when the `postgres` user cannot
+// reach the checkout, in a private directory under the system's temporary directory). Ctrl-C
+// stops everything started here.
 
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onExit, spawnManaged, stopProcess } from './lib/processes.mjs';
 import { ensureAll, projectEnv, ROOT, step } from './lib/toolchain.mjs';
 
 ensureAll();
@@ -40,7 +42,16 @@ if (databaseUrl) {
   let dataDir = join(ROOT, '.local', 'postgres');
   if (process.getuid?.() === 0 && !reachableByOthers(ROOT)) {
     const checkout = createHash('sha256').update(ROOT).digest('hex').slice(0, 12);
-    dataDir = join(tmpdir(), `edge-task-api-${checkout}`, 'postgres');
+    const parent = join(tmpdir(), `edge-task-api-${checkout}`);
+    // Another local user could create this path first and plant a configuration the server
+    // would run; use it only when it is ours and writable by no one else.
+    mkdirSync(parent, { recursive: true, mode: 0o755 });
+    const { uid, mode } = statSync(parent);
+    if (uid !== process.getuid() || (mode & 0o022) !== 0) {
+      console.error(`${parent} belongs to someone else or is writable by others; remove it, or set DATABASE_URL`);
+      process.exit(1);
+    }
+    dataDir = join(parent, 'postgres');
   }
   step(`PostgreSQL: starting on 127.0.0.1:${port} (data in ${dataDir})`);
   postgres = await startPostgres({ dataDir, port });
@@ -65,7 +76,7 @@ if (transport === 'neon-http') {
 const port = process.env.PORT ?? '8787';
 step(`wrangler dev: starting on http://127.0.0.1:${port} (database over ${transport})`);
 const args = ['dev', '--ip', '127.0.0.1', '--port', port, ...vars.flatMap((v) => ['--var', v])];
-const wrangler = spawn(join(ROOT, 'node_modules', '.bin', 'wrangler'), args, {
+const wrangler = spawnManaged(join(ROOT, 'node_modules', '.bin', 'wrangler'), args, {
   cwd: ROOT,
   stdio: 'inherit',
   env: projectEnv({
@@ -75,22 +86,19 @@ const wrangler = spawn(join(ROOT, 'node_modules', '.bin', 'wrangler'), args, {
   }),
 });
 
-let stopping = false;
-async function stop(code) {
-  if (stopping) return;
-  stopping = true;
-  if (wrangler.exitCode === null) {
-    const exited = new Promise((resolve) => wrangler.once('exit', resolve));
-    wrangler.kill('SIGINT');
-    await exited;
-  }
+// Ctrl-C (or SIGTERM) runs the registered cleanups, newest first: wrangler and its workerd
+// (their whole process group), then the stand-in, then PostgreSQL.
+async function stopServers() {
+  await stopProcess(wrangler, { signal: 'SIGINT' });
   await standin?.close();
   if (postgres) {
     step('PostgreSQL: stopping');
     await postgres.stop();
   }
-  process.exit(code);
 }
-process.on('SIGINT', () => stop(0));
-process.on('SIGTERM', () => stop(0));
-wrangler.on('exit', (code) => stop(code ?? 0));
+const unregister = onExit(stopServers);
+wrangler.once('exit', async (code) => {
+  unregister();
+  await stopServers();
+  process.exit(code ?? 0);
+});

@@ -11,7 +11,7 @@ import { SQL_TEMPLATES, TASK_COLUMNS } from '../scripts/lib/bench/workload.mjs';
 import { findSystemTools } from '../scripts/lib/system.mjs';
 import { ROOT } from '../scripts/lib/toolchain.mjs';
 
-const SCENARIOS = ['health', 'unauthorized', 'list', 'get', 'update', 'toggle', 'create', 'delete'];
+const SCENARIOS = ['ready', 'unauthorized', 'list', 'get', 'update', 'toggle', 'create', 'delete'];
 const MODELS = ['pgbouncer', 'direct'];
 
 describe('the benchmark', () => {

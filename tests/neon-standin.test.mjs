@@ -317,7 +317,6 @@ test('raw HTTP: batch with per-query arrayMode and echoed transaction headers', 
 });
 
 test('pooled connections are reused and reset between requests', async () => {
-  // (mirrors neon's test_sql_over_http_pool_tx_reuse / _pool_settings)
   const probe = `SELECT pg_backend_pid() AS pid, pg_current_xact_id()::text AS txid,
     current_setting('application_name') AS app`;
   const first = (await post({ query: probe })).json.rows[0];

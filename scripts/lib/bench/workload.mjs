@@ -173,10 +173,10 @@ export class Workload {
 
     return [
       {
-        name: 'health',
-        label: 'GET /health (SELECT 1 row)',
+        name: 'ready',
+        label: 'GET /ready (a database round trip)',
         expect: 200,
-        requests: (origin) => [httpRequest(origin, { method: 'GET', path: '/health' })],
+        requests: (origin) => [httpRequest(origin, { method: 'GET', path: '/ready' })],
         floor: () => ({ scripts: [pgbenchStatement(SQL_TEMPLATES.ping, [])], defines: {} }),
       },
       {
