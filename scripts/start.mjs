@@ -88,13 +88,17 @@ const wrangler = spawnManaged(join(ROOT, 'node_modules', '.bin', 'wrangler'), ar
 
 // Ctrl-C (or SIGTERM) runs the registered cleanups, newest first: wrangler and its workerd
 // (their whole process group), then the stand-in, then PostgreSQL.
-async function stopServers() {
-  await stopProcess(wrangler, { signal: 'SIGINT' });
-  await standin?.close();
-  if (postgres) {
-    step('PostgreSQL: stopping');
-    await postgres.stop();
-  }
+let stopping;
+function stopServers() {
+  stopping ??= (async () => {
+    await stopProcess(wrangler, { signal: 'SIGINT' });
+    await standin?.close();
+    if (postgres) {
+      step('PostgreSQL: stopping');
+      await postgres.stop();
+    }
+  })();
+  return stopping;
 }
 const unregister = onExit(stopServers);
 wrangler.once('exit', async (code) => {
