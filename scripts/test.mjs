@@ -27,6 +27,7 @@ const CORE = [
   'tests/tasks.test.mjs',
   'tests/validation.test.mjs',
   'tests/auth.test.mjs',
+  'tests/better-auth.test.mjs',
   'tests/cors.test.mjs',
   'tests/health.test.mjs',
   'tests/security.test.mjs',

@@ -6,7 +6,12 @@
 use worker::Env;
 
 use crate::{
-    auth::AuthConfig,
+    auth::{
+        hs256::Hs256Config,
+        jwks::{Algorithm, JwksSource},
+        session::SessionConfig,
+        AuthConfig, ClaimRules, JwksConfig, SessionSchema,
+    },
     cors::{AllowedOrigins, Cors},
 };
 
@@ -96,7 +101,7 @@ impl Config {
                 "BETTER_AUTH_SECRET is shorter than {MIN_SECRET_BYTES} bytes"
             )));
         }
-        let auth = AuthConfig::new(&secret, setting("JWT_ISSUER"), setting("JWT_AUDIENCE"));
+        let auth = auth_config(&secret, &setting)?;
 
         let cors = cors_config(&setting)?;
         let database = database_config(&setting, hyperdrive_bound)?;
@@ -106,6 +111,123 @@ impl Config {
             cors,
             database,
         })
+    }
+}
+
+/// The credential kinds and how to check each.
+///
+/// - `AUTH_CREDENTIALS`: a comma-separated subset of `hs256`, `jwks`, `session`; by default
+///   all three when `BETTER_AUTH_URL` (or a JWKS setting) is set, else `hs256` alone.
+/// - JWKS tokens: keys from `JWKS` (JSON), else `JWKS_URL`, else `BETTER_AUTH_URL` +
+///   `/api/auth/jwks`; algorithms from `JWT_ALGORITHMS` (default all five); `iss` and `aud`
+///   from `JWT_ISSUER`/`JWT_AUDIENCE`, by default `BETTER_AUTH_URL`'s origin.
+/// - HS256 tokens: `iss`/`aud` checked against `JWT_ISSUER`/`JWT_AUDIENCE` when set.
+/// - Session tokens: Better Auth's table `BETTER_AUTH_SESSION_TABLE` (default `session`) with
+///   columns `BETTER_AUTH_SESSION_COLUMNS` (default `token,userId,expiresAt`).
+fn auth_config(
+    secret: &str,
+    setting: &impl Fn(&str) -> Option<String>,
+) -> Result<AuthConfig, ConfigError> {
+    let base_url = setting("BETTER_AUTH_URL");
+    let origin = base_url.as_deref().map(origin_of).transpose()?;
+    let jwks_source = match (setting("JWKS"), setting("JWKS_URL"), &base_url) {
+        (Some(json), _, _) => Some(JwksSource::Inline(json)),
+        (None, Some(url), _) => Some(JwksSource::Url(url)),
+        (None, None, Some(base)) => Some(JwksSource::Url(format!(
+            "{}/api/auth/jwks",
+            base.trim_end_matches('/')
+        ))),
+        (None, None, None) => None,
+    };
+
+    let kinds: Vec<String> = match setting("AUTH_CREDENTIALS") {
+        Some(list) => list.split(',').map(|kind| kind.trim().to_owned()).collect(),
+        None if jwks_source.is_some() => vec!["hs256".into(), "jwks".into(), "session".into()],
+        None => vec!["hs256".into()],
+    };
+    if let Some(unknown) = kinds
+        .iter()
+        .find(|kind| !matches!(kind.as_str(), "hs256" | "jwks" | "session"))
+    {
+        return Err(ConfigError(format!(
+            "AUTH_CREDENTIALS has `{unknown}`; expected a list of hs256, jwks, session"
+        )));
+    }
+    let accepts = |kind: &str| kinds.iter().any(|accepted| accepted == kind);
+
+    let hs256 = accepts("hs256").then(|| {
+        Hs256Config::new(
+            secret,
+            ClaimRules {
+                issuer: setting("JWT_ISSUER"),
+                audience: setting("JWT_AUDIENCE"),
+            },
+        )
+    });
+    let jwks = match (accepts("jwks"), jwks_source) {
+        (false, _) => None,
+        (true, None) => {
+            return Err(ConfigError(
+                "AUTH_CREDENTIALS has jwks but no key source is set: set BETTER_AUTH_URL, JWKS_URL or JWKS".to_owned(),
+            ))
+        }
+        (true, Some(source)) => Some(JwksConfig {
+            source,
+            algorithms: algorithms(setting("JWT_ALGORITHMS"))?,
+            rules: ClaimRules {
+                issuer: setting("JWT_ISSUER").or_else(|| origin.clone()),
+                audience: setting("JWT_AUDIENCE").or_else(|| origin.clone()),
+            },
+        }),
+    };
+    let session = if accepts("session") {
+        let table = setting("BETTER_AUTH_SESSION_TABLE").unwrap_or_else(|| "session".to_owned());
+        let columns = setting("BETTER_AUTH_SESSION_COLUMNS")
+            .unwrap_or_else(|| "token,userId,expiresAt".to_owned());
+        let schema = SessionSchema::new(&table, &columns).map_err(|reason| {
+            ConfigError(format!(
+                "BETTER_AUTH_SESSION_TABLE/BETTER_AUTH_SESSION_COLUMNS: {reason}"
+            ))
+        })?;
+        Some(SessionConfig::new(secret, schema))
+    } else {
+        None
+    };
+    Ok(AuthConfig {
+        hs256,
+        jwks,
+        session,
+    })
+}
+
+/// `scheme://host[:port]` of an http(s) URL: what Better Auth puts in `iss` and `aud`.
+fn origin_of(url: &str) -> Result<String, ConfigError> {
+    let invalid = || ConfigError("BETTER_AUTH_URL must be an http:// or https:// URL".to_owned());
+    let (scheme, rest) = url.split_once("://").ok_or_else(invalid)?;
+    if !matches!(scheme, "http" | "https") {
+        return Err(invalid());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(invalid());
+    }
+    Ok(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+fn algorithms(list: Option<String>) -> Result<Vec<Algorithm>, ConfigError> {
+    match list {
+        None => Ok(Algorithm::ALL.to_vec()),
+        Some(list) => list
+            .split(',')
+            .map(|name| {
+                Algorithm::parse(name.trim()).ok_or_else(|| {
+                    ConfigError(format!(
+                        "JWT_ALGORITHMS has `{}`; expected EdDSA, ES256, ES512, RS256, PS256",
+                        name.trim()
+                    ))
+                })
+            })
+            .collect(),
     }
 }
 
@@ -439,6 +561,94 @@ mod tests {
         .unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains("s3cret") && !shown.contains(SECRET));
+    }
+
+    #[test]
+    fn without_better_auth_only_hs256_is_accepted() {
+        let config = load(&[("BETTER_AUTH_SECRET", SECRET)], true).unwrap();
+        assert!(config.auth.hs256.is_some());
+        assert!(config.auth.jwks.is_none() && config.auth.session.is_none());
+    }
+
+    #[test]
+    fn better_auth_url_turns_on_all_three_kinds_with_its_jwks_and_origin() {
+        let config = load(
+            &[
+                ("BETTER_AUTH_SECRET", SECRET),
+                ("BETTER_AUTH_URL", "https://App.example.com/"),
+            ],
+            true,
+        )
+        .unwrap();
+        let jwks = config.auth.jwks.unwrap();
+        assert_eq!(
+            jwks.source,
+            JwksSource::Url("https://App.example.com/api/auth/jwks".to_owned())
+        );
+        assert_eq!(jwks.algorithms, Algorithm::ALL.to_vec());
+        assert_eq!(
+            jwks.rules,
+            ClaimRules {
+                issuer: Some("https://app.example.com".to_owned()),
+                audience: Some("https://app.example.com".to_owned()),
+            }
+        );
+        assert!(config.auth.hs256.is_some() && config.auth.session.is_some());
+    }
+
+    #[test]
+    fn credential_kinds_algorithms_and_key_sources_are_configurable() {
+        let config = load(
+            &[
+                ("BETTER_AUTH_SECRET", SECRET),
+                ("AUTH_CREDENTIALS", "jwks"),
+                ("JWKS", r#"{"keys":[]}"#),
+                ("JWT_ALGORITHMS", "ES256, RS256"),
+                ("JWT_AUDIENCE", "tasks-api"),
+            ],
+            true,
+        )
+        .unwrap();
+        assert!(config.auth.hs256.is_none() && config.auth.session.is_none());
+        let jwks = config.auth.jwks.unwrap();
+        assert_eq!(jwks.source, JwksSource::Inline(r#"{"keys":[]}"#.to_owned()));
+        assert_eq!(jwks.algorithms, [Algorithm::ES256, Algorithm::RS256]);
+        assert_eq!(jwks.rules.audience.as_deref(), Some("tasks-api"));
+        assert_eq!(jwks.rules.issuer, None);
+    }
+
+    #[test]
+    fn auth_misconfigurations_name_the_setting() {
+        for (settings, expected) in [
+            (
+                &[("AUTH_CREDENTIALS", "hs256,passwords")][..],
+                "AUTH_CREDENTIALS",
+            ),
+            (&[("AUTH_CREDENTIALS", "jwks")], "no key source"),
+            (
+                &[("BETTER_AUTH_URL", "ftp://auth.example")],
+                "BETTER_AUTH_URL",
+            ),
+            (
+                &[
+                    ("BETTER_AUTH_URL", "https://a.example"),
+                    ("JWT_ALGORITHMS", "HS256"),
+                ],
+                "JWT_ALGORITHMS",
+            ),
+            (
+                &[
+                    ("BETTER_AUTH_URL", "https://a.example"),
+                    ("BETTER_AUTH_SESSION_TABLE", "x;y"),
+                ],
+                "BETTER_AUTH_SESSION_TABLE",
+            ),
+        ] {
+            let mut all = vec![("BETTER_AUTH_SECRET", SECRET)];
+            all.extend_from_slice(settings);
+            let error = load(&all, true).unwrap_err();
+            assert!(error.0.contains(expected), "{settings:?}: {}", error.0);
+        }
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl ApiError {
             Self::Unauthenticated(reason) => (
                 problem_type!("invalid-token"),
                 "Unauthorized",
-                reason.detail().to_owned(),
+                reason.detail(),
             ),
             Self::Forbidden => (
                 problem_type!("forbidden"),
@@ -178,12 +178,15 @@ impl ApiError {
     }
 }
 
-/// Storage failures keep their class: retryable ones are 503, the rest 500.
+/// Storage failures keep their class: retryable ones are 503, the rest 500; a session the
+/// statement found ended is a 401, another user's session a 403.
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
             StoreError::Internal(cause) => Self::Internal(cause),
+            StoreError::SessionEnded => Self::Unauthenticated(AuthError::SessionNotFound),
+            StoreError::SessionOfAnotherUser => Self::Forbidden,
         }
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use worker::{Request, Response};
 
 use crate::{
-    auth,
+    auth::{self, Caller, Denied},
     domain::{ListQuery, TaskId, UserId},
     error::ApiError,
     health,
@@ -41,47 +41,47 @@ pub async fn handle(
         Route::Ready => database_state(health::readiness(store).await),
         Route::OpenApi => response::text(OPENAPI_DOCUMENT, "application/json"),
         Route::ListTasks { user } => {
-            let user = authorize(request, config, &user, log)?;
+            let caller = authorize(request, config, &user, log).await?;
             let pairs = request::query_pairs(&request.inner().url());
             let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .map_err(ApiError::Validation)?;
-            json(200, &store.list(&user, &query).await?)
+            json(200, &store.list(&caller, &query).await?)
         }
         Route::CreateTask { user } => {
-            let user = authorize(request, config, &user, log)?;
+            let caller = authorize(request, config, &user, log).await?;
             let body = read_body(request).await?;
             let task = request::parse_new_task(content_type(request).as_deref(), &body)?;
-            let created = store.create(&user, &task).await?;
+            let created = store.create(&caller, &task).await?;
             let location = format!(
                 "/api/{}/tasks/{}",
-                utf8_percent_encode(user.as_str(), PATH_SEGMENT),
+                utf8_percent_encode(caller.user().as_str(), PATH_SEGMENT),
                 created.id
             );
             response::with_headers(json(201, &created)?, [("Location", location)])
         }
         Route::GetTask { user, task } => {
-            let user = authorize(request, config, &user, log)?;
+            let caller = authorize(request, config, &user, log).await?;
             let task = task_id(&task)?;
-            found(store.get(&user, task).await?)
+            found(store.get(&caller, task).await?)
         }
         Route::UpdateTask { user, task } => {
-            let user = authorize(request, config, &user, log)?;
+            let caller = authorize(request, config, &user, log).await?;
             let task = task_id(&task)?;
             let body = read_body(request).await?;
             let patch = request::parse_patch(content_type(request).as_deref(), &body)?;
-            found(store.update(&user, task, &patch).await?)
+            found(store.update(&caller, task, &patch).await?)
         }
         Route::CompleteTask { user, task } => {
-            let user = authorize(request, config, &user, log)?;
+            let caller = authorize(request, config, &user, log).await?;
             let task = task_id(&task)?;
             let body = read_body(request).await?;
             let change = request::parse_completion(content_type(request).as_deref(), &body)?;
-            found(store.change_completion(&user, task, change).await?)
+            found(store.change_completion(&caller, task, change).await?)
         }
         Route::DeleteTask { user, task } => {
-            let user = authorize(request, config, &user, log)?;
+            let caller = authorize(request, config, &user, log).await?;
             let task = task_id(&task)?;
-            if store.delete(&user, task).await? {
+            if store.delete(&caller, task).await? {
                 response::empty(204)
             } else {
                 Err(ApiError::NotFound)
@@ -100,26 +100,37 @@ fn database_state(result: Result<(), StoreError>) -> Result<Response, ApiError> 
         Err(StoreError::Unavailable(cause) | StoreError::Internal(cause)) => {
             Err(ApiError::Unavailable(cause))
         }
+        Err(other) => Err(ApiError::Internal(format!(
+            "a health check returned {other:?}"
+        ))),
     }
 }
 
-/// Authenticates the bearer token, then checks that its user is the path's user. Both happen
-/// before any body is read or any storage call is made.
-fn authorize(
+/// Authenticates the bearer credential and checks it against the path's user, before any body
+/// is read or any storage call is made. (A session token's owner is checked by the storage
+/// call itself; see [`auth::Caller::Session`].)
+async fn authorize(
     request: &Request,
     config: &Config,
     path_user: &str,
     log: &mut RequestLog,
-) -> Result<UserId, ApiError> {
+) -> Result<Caller, ApiError> {
     let header = request.headers().get("authorization").ok().flatten();
-    let user = auth::authenticate(header.as_deref(), &config.auth, now())
-        .map_err(ApiError::Unauthenticated)?;
-    log.user_id = Some(user.as_str().to_owned());
-    if user.as_str() != path_user {
-        log.warn_forbidden(user.as_str(), path_user);
-        return Err(ApiError::Forbidden);
+    match auth::authorize(header.as_deref(), path_user, &config.auth, now()).await {
+        Ok(caller) => {
+            log.user_id = Some(caller.user().as_str().to_owned());
+            Ok(caller)
+        }
+        Err(Denied::Unauthenticated(error)) => Err(ApiError::Unauthenticated(error)),
+        Err(Denied::Unavailable(cause)) => Err(ApiError::Unavailable(cause)),
+        Err(Denied::Forbidden { token_user }) => {
+            let token_user = token_user
+                .as_ref()
+                .map_or("(unparsable path user)", UserId::as_str);
+            log.warn_forbidden(token_user, path_user);
+            Err(ApiError::Forbidden)
+        }
     }
-    Ok(user)
 }
 
 /// The runtime's clock. Read through `Date.now()` rather than chrono's clock feature, which

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use worker::Env;
 
+use crate::auth::Caller;
 use crate::config::DatabaseConfig;
-use crate::domain::{CompletionChange, ListQuery, NewTask, Task, TaskId, TaskPatch, UserId};
+use crate::domain::{CompletionChange, ListQuery, NewTask, Task, TaskId, TaskPatch};
 use hyperdrive::HyperdriveTransport;
 use neon_http::NeonHttpTransport;
 use sql::Statement;
@@ -33,39 +34,45 @@ pub enum StoreError {
     Unavailable(String),
     /// Anything else: a bug, a missing migration, a misconfigured credential.
     Internal(String),
+    /// A session caller's session does not exist or has expired (signed out): nothing was
+    /// read or written.
+    SessionEnded,
+    /// A session caller's session belongs to another user than the path's: nothing was read
+    /// or written.
+    SessionOfAnotherUser,
 }
 
 /// One row as text columns; NULL is `None`.
 pub type Row = Vec<Option<String>>;
 
-/// The storage operations of the API. Every method takes the caller's user id first and
-/// can only see that user's tasks.
+/// The storage operations of the API. Every method takes the caller first and can only see
+/// the caller's user's tasks; for a session caller, the same statement checks the session.
 #[async_trait(?Send)]
 pub trait TaskStore {
     /// Proves the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// The user's tasks, filtered and sorted.
-    async fn list(&self, user: &UserId, query: &ListQuery) -> Result<Vec<Task>, StoreError>;
+    async fn list(&self, caller: &Caller, query: &ListQuery) -> Result<Vec<Task>, StoreError>;
     /// Stores a new task and returns it as stored.
-    async fn create(&self, user: &UserId, task: &NewTask) -> Result<Task, StoreError>;
+    async fn create(&self, caller: &Caller, task: &NewTask) -> Result<Task, StoreError>;
     /// One task, if the user has it.
-    async fn get(&self, user: &UserId, task: TaskId) -> Result<Option<Task>, StoreError>;
+    async fn get(&self, caller: &Caller, task: TaskId) -> Result<Option<Task>, StoreError>;
     /// Applies a partial update; `None` if the user has no such task.
     async fn update(
         &self,
-        user: &UserId,
+        caller: &Caller,
         task: TaskId,
         patch: &TaskPatch,
     ) -> Result<Option<Task>, StoreError>;
     /// Sets or toggles completion; `None` if the user has no such task.
     async fn change_completion(
         &self,
-        user: &UserId,
+        caller: &Caller,
         task: TaskId,
         change: CompletionChange,
     ) -> Result<Option<Task>, StoreError>;
     /// Deletes a task; `false` if the user had no such task.
-    async fn delete(&self, user: &UserId, task: TaskId) -> Result<bool, StoreError>;
+    async fn delete(&self, caller: &Caller, task: TaskId) -> Result<bool, StoreError>;
 }
 
 /// A way of running one statement against PostgreSQL.
@@ -111,12 +118,20 @@ impl<T: Transport> SqlStore<T> {
         Self { transport }
     }
 
-    async fn rows(&self, statement: Statement) -> Result<Vec<Row>, StoreError> {
-        with_timeout(self.transport.query(&statement)).await
+    async fn rows(&self, caller: &Caller, statement: Statement) -> Result<Vec<Row>, StoreError> {
+        let rows = with_timeout(self.transport.query(&statement)).await?;
+        match caller {
+            Caller::User(_) => Ok(rows),
+            Caller::Session { user, .. } => session_rows(rows, user.as_str()),
+        }
     }
 
-    async fn task(&self, statement: Statement) -> Result<Option<Task>, StoreError> {
-        self.rows(statement)
+    async fn task(
+        &self,
+        caller: &Caller,
+        statement: Statement,
+    ) -> Result<Option<Task>, StoreError> {
+        self.rows(caller, statement)
             .await?
             .into_iter()
             .next()
@@ -128,48 +143,75 @@ impl<T: Transport> SqlStore<T> {
 #[async_trait(?Send)]
 impl<T: Transport> TaskStore for SqlStore<T> {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.rows(sql::ping()).await.map(drop)
+        with_timeout(self.transport.query(&sql::ping()))
+            .await
+            .map(drop)
     }
 
-    async fn list(&self, user: &UserId, query: &ListQuery) -> Result<Vec<Task>, StoreError> {
-        self.rows(sql::list_tasks(user, query))
+    async fn list(&self, caller: &Caller, query: &ListQuery) -> Result<Vec<Task>, StoreError> {
+        self.rows(caller, sql::list_tasks(caller, query))
             .await?
             .into_iter()
             .map(task_from_row)
             .collect()
     }
 
-    async fn create(&self, user: &UserId, task: &NewTask) -> Result<Task, StoreError> {
-        self.task(sql::insert_task(user, task))
+    async fn create(&self, caller: &Caller, task: &NewTask) -> Result<Task, StoreError> {
+        self.task(caller, sql::insert_task(caller, task))
             .await?
             .ok_or_else(|| StoreError::Internal("INSERT ... RETURNING returned no row".to_owned()))
     }
 
-    async fn get(&self, user: &UserId, task: TaskId) -> Result<Option<Task>, StoreError> {
-        self.task(sql::select_task(user, task)).await
+    async fn get(&self, caller: &Caller, task: TaskId) -> Result<Option<Task>, StoreError> {
+        self.task(caller, sql::select_task(caller, task)).await
     }
 
     async fn update(
         &self,
-        user: &UserId,
+        caller: &Caller,
         task: TaskId,
         patch: &TaskPatch,
     ) -> Result<Option<Task>, StoreError> {
-        self.task(sql::update_task(user, task, patch)).await
+        self.task(caller, sql::update_task(caller, task, patch))
+            .await
     }
 
     async fn change_completion(
         &self,
-        user: &UserId,
+        caller: &Caller,
         task: TaskId,
         change: CompletionChange,
     ) -> Result<Option<Task>, StoreError> {
-        self.task(sql::change_completion(user, task, change)).await
+        self.task(caller, sql::change_completion(caller, task, change))
+            .await
     }
 
-    async fn delete(&self, user: &UserId, task: TaskId) -> Result<bool, StoreError> {
-        Ok(!self.rows(sql::delete_task(user, task)).await?.is_empty())
+    async fn delete(&self, caller: &Caller, task: TaskId) -> Result<bool, StoreError> {
+        Ok(!self
+            .rows(caller, sql::delete_task(caller, task))
+            .await?
+            .is_empty())
     }
+}
+
+/// Unwraps the rows of a session caller's statement ([`sql::for_caller`]): each is prefixed
+/// with the session's user id, NULL when there is no live session, and an empty result comes
+/// as one row whose other columns are all NULL.
+fn session_rows(rows: Vec<Row>, path_user: &str) -> Result<Vec<Row>, StoreError> {
+    let session_user = rows
+        .first()
+        .and_then(|row| row.first())
+        .ok_or_else(|| StoreError::Internal("a session statement returned no row".to_owned()))?;
+    match session_user.as_deref() {
+        None => return Err(StoreError::SessionEnded),
+        Some(user) if user != path_user => return Err(StoreError::SessionOfAnotherUser),
+        Some(_) => {}
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| row.into_iter().skip(1).collect::<Row>())
+        .filter(|row| row.iter().any(Option::is_some))
+        .collect())
 }
 
 /// The shape of a row for the log: its width and which columns are NULL, never its values
@@ -312,6 +354,29 @@ mod tests {
             }
             other => panic!("expected an internal error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn session_rows_say_whose_session_it_was_and_carry_the_result() {
+        let found = vec![row(&[Some("u1"), Some("a")]), row(&[Some("u1"), Some("b")])];
+        assert_eq!(
+            session_rows(found, "u1").unwrap(),
+            [row(&[Some("a")]), row(&[Some("b")])]
+        );
+        let empty = vec![row(&[Some("u1"), None])];
+        assert!(session_rows(empty, "u1").unwrap().is_empty());
+        assert_eq!(
+            session_rows(vec![row(&[None, None])], "u1"),
+            Err(StoreError::SessionEnded)
+        );
+        assert_eq!(
+            session_rows(vec![row(&[Some("u2"), Some("a")])], "u1"),
+            Err(StoreError::SessionOfAnotherUser)
+        );
+        assert!(matches!(
+            session_rows(Vec::new(), "u1"),
+            Err(StoreError::Internal(_))
+        ));
     }
 
     #[test]

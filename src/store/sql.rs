@@ -6,6 +6,9 @@
 //!   from closed enums (sort column, direction, status filter);
 //! - every statement on `tasks` has `user_id = $1` in its WHERE clause, so a task that is not
 //!   the caller's cannot be read, changed or deleted by any code path;
+//! - for a caller with a Better Auth session token, the same statement also checks the session
+//!   ([`for_caller`]): it exists, is unexpired and belongs to `$1`, or nothing is read or
+//!   written, and the statement says whose session it was;
 //! - every column comes back as text in one canonical form (see [`TASK_COLUMNS`]), so the two
 //!   transports decode identical strings and return byte-identical JSON;
 //! - reads must never be served from Hyperdrive's query cache (a task list must show the write
@@ -13,6 +16,7 @@
 //!   README), and the reads also call the non-immutable `to_char`, which Hyperdrive does not
 //!   cache.
 
+use crate::auth::Caller;
 use crate::domain::{
     CompletionChange, ListQuery, NewTask, SortKey, SortOrder, StatusFilter, TaskId, TaskPatch,
     UserId,
@@ -44,6 +48,51 @@ pub const TASK_COLUMNS: &str = "id::text, user_id, title, description, completed
      to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
      to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
 
+/// Task rows are [`TASK_COLUMNS`] wide.
+const TASK_WIDTH: usize = 7;
+
+/// What a session caller's statement adds to its WHERE clause: the session must be the path
+/// user's. Empty for a caller whose token was verified already.
+fn gate(caller: &Caller) -> &'static str {
+    match caller {
+        Caller::User(_) => "",
+        Caller::Session { .. } => {
+            " AND EXISTS (SELECT 1 FROM caller WHERE caller.user_id = $1::text)"
+        }
+    }
+}
+
+/// The statement as a session caller runs it; unchanged for a verified caller. The session is
+/// looked up in a `caller` CTE (which the gate reads), the statement runs as the `result` CTE,
+/// and every row comes back prefixed with the session's user id (NULL when there is no live
+/// session), with one all-NULL row when the statement returned none. So one round trip both
+/// checks the session and does the work, and a signed-out session is refused at once.
+pub fn for_caller(caller: &Caller, statement: Statement, width: usize) -> Statement {
+    let Caller::Session { token, schema, .. } = caller else {
+        return statement;
+    };
+    let mut params = statement.params;
+    params.push(Param::Text(Some(token.as_str().to_owned())));
+    let token_param = params.len();
+    let nulls = ", NULL".repeat(width);
+    Statement {
+        text: format!(
+            "WITH caller AS (SELECT {user}::text AS user_id FROM {table} \
+             WHERE {token} = ${token_param}::text AND {expires} > now() LIMIT 1), \
+             result AS ({inner}) \
+             SELECT (SELECT user_id FROM caller), result.* FROM result \
+             UNION ALL SELECT (SELECT user_id FROM caller){nulls} \
+             WHERE NOT EXISTS (SELECT 1 FROM result)",
+            user = schema.user_id_column(),
+            table = schema.table(),
+            token = schema.token_column(),
+            expires = schema.expires_at_column(),
+            inner = statement.text,
+        ),
+        params,
+    }
+}
+
 fn user_and_task(user: &UserId, task: TaskId) -> Vec<Param> {
     vec![
         Param::Text(Some(user.as_str().to_owned())),
@@ -60,12 +109,23 @@ pub fn ping() -> Statement {
     }
 }
 
-/// Inserts a task and returns it.
-pub fn insert_task(user: &UserId, task: &NewTask) -> Statement {
-    Statement {
+/// Inserts a task and returns it. A session caller's insert is an INSERT ... SELECT, so that the
+/// gate can stop it.
+pub fn insert_task(caller: &Caller, task: &NewTask) -> Statement {
+    let user = caller.user();
+    let values = match caller {
+        Caller::User(_) => {
+            "VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::boolean)".to_owned()
+        }
+        Caller::Session { .. } => format!(
+            "SELECT $1::text, $2::uuid, $3::text, $4::text, $5::boolean WHERE true{}",
+            gate(caller)
+        ),
+    };
+    let statement = Statement {
         text: format!(
             "INSERT INTO tasks (user_id, id, title, description, completed) \
-             VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::boolean) \
+             {values} \
              RETURNING {TASK_COLUMNS}"
         ),
         params: vec![
@@ -79,22 +139,25 @@ pub fn insert_task(user: &UserId, task: &NewTask) -> Statement {
             ),
             Param::Bool(Some(task.completed)),
         ],
-    }
+    };
+    for_caller(caller, statement, TASK_WIDTH)
 }
 
 /// Reads one of the user's tasks.
-pub fn select_task(user: &UserId, task: TaskId) -> Statement {
-    Statement {
+pub fn select_task(caller: &Caller, task: TaskId) -> Statement {
+    let gate = gate(caller);
+    let statement = Statement {
         text: format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text AND id = $2::uuid"
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text AND id = $2::uuid{gate}"
         ),
-        params: user_and_task(user, task),
-    }
+        params: user_and_task(caller.user(), task),
+    };
+    for_caller(caller, statement, TASK_WIDTH)
 }
 
 /// Lists the user's tasks, filtered and ordered as asked. The id breaks ties, so the order
 /// is total and stable between calls.
-pub fn list_tasks(user: &UserId, query: &ListQuery) -> Statement {
+pub fn list_tasks(caller: &Caller, query: &ListQuery) -> Statement {
     let filter = match query.status {
         StatusFilter::All => "",
         StatusFilter::Pending => " AND NOT completed",
@@ -109,19 +172,21 @@ pub fn list_tasks(user: &UserId, query: &ListQuery) -> Statement {
         SortOrder::Ascending => "ASC",
         SortOrder::Descending => "DESC",
     };
-    Statement {
+    let gate = gate(caller);
+    let statement = Statement {
         text: format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text{filter} \
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text{filter}{gate} \
              ORDER BY {column} {direction}, id {direction}"
         ),
-        params: vec![Param::Text(Some(user.as_str().to_owned()))],
-    }
+        params: vec![Param::Text(Some(caller.user().as_str().to_owned()))],
+    };
+    for_caller(caller, statement, TASK_WIDTH)
 }
 
 /// Applies a partial update and returns the task. `$4` says whether to touch the
 /// description at all, since NULL in `$5` means "clear it".
-pub fn update_task(user: &UserId, task: TaskId, patch: &TaskPatch) -> Statement {
-    let mut params = user_and_task(user, task);
+pub fn update_task(caller: &Caller, task: TaskId, patch: &TaskPatch) -> Statement {
+    let mut params = user_and_task(caller.user(), task);
     params.extend([
         Param::Text(patch.title.as_ref().map(|title| title.as_str().to_owned())),
         Param::Bool(Some(patch.description.is_some())),
@@ -134,56 +199,78 @@ pub fn update_task(user: &UserId, task: TaskId, patch: &TaskPatch) -> Statement 
         ),
         Param::Bool(patch.completed),
     ]);
-    Statement {
+    let statement = Statement {
         text: format!(
             "UPDATE tasks SET \
              title = COALESCE($3::text, title), \
              description = CASE WHEN $4::boolean THEN $5::text ELSE description END, \
              completed = COALESCE($6::boolean, completed) \
-             WHERE user_id = $1::text AND id = $2::uuid \
-             RETURNING {TASK_COLUMNS}"
+             WHERE user_id = $1::text AND id = $2::uuid{gate} \
+             RETURNING {TASK_COLUMNS}",
+            gate = gate(caller)
         ),
         params,
-    }
+    };
+    for_caller(caller, statement, TASK_WIDTH)
 }
 
 /// Sets or toggles completion in one statement: the row lock serializes concurrent toggles,
 /// so none is lost.
-pub fn change_completion(user: &UserId, task: TaskId, change: CompletionChange) -> Statement {
-    let mut params = user_and_task(user, task);
+pub fn change_completion(caller: &Caller, task: TaskId, change: CompletionChange) -> Statement {
+    let mut params = user_and_task(caller.user(), task);
     params.push(Param::Bool(match change {
         CompletionChange::Toggle => None,
         CompletionChange::Set(completed) => Some(completed),
     }));
-    Statement {
+    let statement = Statement {
         text: format!(
             "UPDATE tasks SET completed = COALESCE($3::boolean, NOT completed) \
-             WHERE user_id = $1::text AND id = $2::uuid \
-             RETURNING {TASK_COLUMNS}"
+             WHERE user_id = $1::text AND id = $2::uuid{gate} \
+             RETURNING {TASK_COLUMNS}",
+            gate = gate(caller)
         ),
         params,
-    }
+    };
+    for_caller(caller, statement, TASK_WIDTH)
 }
 
 /// Deletes one of the user's tasks; returns its id when there was one.
-pub fn delete_task(user: &UserId, task: TaskId) -> Statement {
-    Statement {
-        text: "DELETE FROM tasks WHERE user_id = $1::text AND id = $2::uuid RETURNING id::text"
-            .to_owned(),
-        params: user_and_task(user, task),
-    }
+pub fn delete_task(caller: &Caller, task: TaskId) -> Statement {
+    let gate = gate(caller);
+    let statement = Statement {
+        text: format!(
+            "DELETE FROM tasks WHERE user_id = $1::text AND id = $2::uuid{gate} RETURNING id::text"
+        ),
+        params: user_and_task(caller.user(), task),
+    };
+    for_caller(caller, statement, 1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::{SessionSchema, SessionToken};
     use crate::domain::{Description, Title};
 
-    fn user() -> UserId {
-        UserId::parse("user-1").unwrap()
+    fn user() -> Caller {
+        Caller::User(UserId::parse("user-1").unwrap())
+    }
+
+    fn session() -> Caller {
+        Caller::Session {
+            user: UserId::parse("user-1").unwrap(),
+            token: SessionToken::for_tests("the-session-token"),
+            schema: SessionSchema::default(),
+        }
     }
 
     fn every_task_statement() -> Vec<Statement> {
+        let mut statements = statements_for(&user());
+        statements.extend(statements_for(&session()));
+        statements
+    }
+
+    fn statements_for(caller: &Caller) -> Vec<Statement> {
         let task = TaskId::generate();
         let new_task = NewTask {
             id: task,
@@ -197,11 +284,11 @@ mod tests {
             completed: Some(true),
         };
         let mut statements = vec![
-            insert_task(&user(), &new_task),
-            select_task(&user(), task),
-            update_task(&user(), task, &patch),
-            change_completion(&user(), task, CompletionChange::Toggle),
-            delete_task(&user(), task),
+            insert_task(caller, &new_task),
+            select_task(caller, task),
+            update_task(caller, task, &patch),
+            change_completion(caller, task, CompletionChange::Toggle),
+            delete_task(caller, task),
         ];
         for status in [
             StatusFilter::All,
@@ -215,7 +302,7 @@ mod tests {
                         sort,
                         order,
                     };
-                    statements.push(list_tasks(&user(), &query));
+                    statements.push(list_tasks(caller, &query));
                 }
             }
         }
@@ -249,7 +336,7 @@ mod tests {
     #[test]
     fn user_values_never_enter_the_sql_text() {
         let hostile = "'); DROP TABLE tasks; --";
-        let user = UserId::parse(hostile).unwrap();
+        let user = Caller::User(UserId::parse(hostile).unwrap());
         let task = NewTask {
             id: TaskId::generate(),
             title: Title::parse(hostile).unwrap(),
@@ -282,5 +369,32 @@ mod tests {
             .text
             .contains("COALESCE($3::boolean, NOT completed)"));
         assert_eq!(statement.params[2], Param::Bool(None));
+    }
+
+    #[test]
+    fn a_session_callers_statement_checks_the_session_and_gates_every_write() {
+        for statement in statements_for(&session()) {
+            let text = &statement.text;
+            assert!(
+                text.starts_with("WITH caller AS (SELECT \"userId\"::text AS user_id FROM \"session\" WHERE \"token\" = $"),
+                "{text}"
+            );
+            assert!(text.contains("\"expiresAt\" > now()"), "{text}");
+            assert!(
+                text.contains("EXISTS (SELECT 1 FROM caller WHERE caller.user_id = $1::text)"),
+                "the work itself is gated: {text}"
+            );
+            assert_eq!(
+                statement.params.last(),
+                Some(&Param::Text(Some("the-session-token".to_owned())))
+            );
+        }
+    }
+
+    #[test]
+    fn a_verified_callers_statements_are_unchanged_by_sessions() {
+        for statement in statements_for(&user()) {
+            assert!(!statement.text.contains("caller"), "{}", statement.text);
+        }
     }
 }

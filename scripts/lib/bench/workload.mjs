@@ -44,21 +44,26 @@ export const TASK_COLUMNS =
 export const SQL_TEMPLATES = {
   ping: 'SELECT clock_timestamp()::text',
   list_tasks:
-    'SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text{filter} ORDER BY {column} {direction}, id {direction}',
-  select_task: 'SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text AND id = $2::uuid',
-  insert_task:
-    'INSERT INTO tasks (user_id, id, title, description, completed) ' +
-    'VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::boolean) RETURNING {TASK_COLUMNS}',
+    'SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text{filter}{gate} ORDER BY {column} {direction}, id {direction}',
+  select_task: 'SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text AND id = $2::uuid{gate}',
+  insert_task: 'INSERT INTO tasks (user_id, id, title, description, completed) {values} RETURNING {TASK_COLUMNS}',
+  insert_values: 'VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::boolean)',
   update_task:
     'UPDATE tasks SET title = COALESCE($3::text, title), ' +
     'description = CASE WHEN $4::boolean THEN $5::text ELSE description END, ' +
-    'completed = COALESCE($6::boolean, completed) WHERE user_id = $1::text AND id = $2::uuid ' +
+    'completed = COALESCE($6::boolean, completed) WHERE user_id = $1::text AND id = $2::uuid{gate} ' +
     'RETURNING {TASK_COLUMNS}',
   change_completion:
     'UPDATE tasks SET completed = COALESCE($3::boolean, NOT completed) ' +
-    'WHERE user_id = $1::text AND id = $2::uuid RETURNING {TASK_COLUMNS}',
-  delete_task: 'DELETE FROM tasks WHERE user_id = $1::text AND id = $2::uuid RETURNING id::text',
+    'WHERE user_id = $1::text AND id = $2::uuid{gate} RETURNING {TASK_COLUMNS}',
+  delete_task: 'DELETE FROM tasks WHERE user_id = $1::text AND id = $2::uuid{gate} RETURNING id::text',
 };
+
+/**
+ * What the templates' placeholders hold for a caller whose token was verified (the benchmark's
+ * HS256 tokens): no session gate, and the plain VALUES form of the insert.
+ */
+const VERIFIED_CALLER = { gate: '', values: SQL_TEMPLATES.insert_values };
 
 /**
  * A statement for pgbench: the template filled in, each `$n` replaced by the pgbench variable
@@ -68,7 +73,7 @@ export const SQL_TEMPLATES = {
  */
 function pgbenchStatement(template, params, fill = {}) {
   let text = template.replaceAll('{TASK_COLUMNS}', TASK_COLUMNS);
-  for (const [name, value] of Object.entries(fill)) text = text.replaceAll(`{${name}}`, value);
+  for (const [name, value] of Object.entries({ ...VERIFIED_CALLER, ...fill })) text = text.replaceAll(`{${name}}`, value);
   text = text.replace(/'((?:[^']|'')*)'/g, (literal, body) =>
     body.includes(':') ? `U&'${body.replaceAll('\\', '\\005C').replaceAll(':', '\\003A')}'` : literal,
   );

@@ -1,0 +1,224 @@
+//! Better Auth session tokens, as its bearer plugin hands them out (`set-auth-token`): the
+//! signed session cookie's value, `<token>.<signature>`, where the signature is the base64
+//! HMAC-SHA-256 of `<token>` keyed with the Better Auth secret.
+//!
+//! The signature is checked here, without I/O. Whether the session exists and is unexpired is
+//! checked by the SQL statement that serves the request (see [`crate::store::sql`]), against
+//! Better Auth's `session` table, whose names [`SessionSchema`] holds.
+
+use base64::{
+    alphabet,
+    engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig},
+    Engine,
+};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use super::AuthError;
+
+/// Standard and URL-safe base64, padded or not: Better Auth signs with `btoa` (standard,
+/// padded) and verifies either alphabet.
+const PADDING_OPTIONAL: GeneralPurposeConfig =
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, PADDING_OPTIONAL);
+const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, PADDING_OPTIONAL);
+
+/// The longest session token accepted (Better Auth's are 32 characters).
+const MAX_TOKEN_CHARS: usize = 255;
+
+/// What checking a session token needs: the secret and where Better Auth keeps sessions.
+pub struct SessionConfig {
+    key: Vec<u8>,
+    /// The session table and its columns.
+    pub schema: SessionSchema,
+}
+
+impl SessionConfig {
+    /// The secret's UTF-8 bytes are the HMAC key, as Better Auth uses them.
+    pub fn new(secret: &str, schema: SessionSchema) -> Self {
+        Self {
+            key: secret.as_bytes().to_vec(),
+            schema,
+        }
+    }
+}
+
+/// Better Auth's session table and the three columns read from it, as validated SQL
+/// identifiers. The defaults are Better Auth's (`session`: `token`, `userId`, `expiresAt`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSchema {
+    table: String,
+    token: String,
+    user_id: String,
+    expires_at: String,
+}
+
+impl Default for SessionSchema {
+    fn default() -> Self {
+        Self {
+            table: "session".to_owned(),
+            token: "token".to_owned(),
+            user_id: "userId".to_owned(),
+            expires_at: "expiresAt".to_owned(),
+        }
+    }
+}
+
+impl SessionSchema {
+    /// A table and `token,userId,expiresAt` column names; each must be a plain identifier
+    /// (letters, digits, underscores; a letter or underscore first), since they become SQL.
+    pub fn new(table: &str, columns: &str) -> Result<Self, String> {
+        let names: Vec<&str> = columns.split(',').map(str::trim).collect();
+        let [token, user_id, expires_at] = names[..] else {
+            return Err("must list three columns: token, user id, expiry".to_owned());
+        };
+        for name in [table, token, user_id, expires_at] {
+            let mut characters = name.chars();
+            let starts_well = characters
+                .next()
+                .is_some_and(|first| first.is_ascii_alphabetic() || first == '_');
+            if !starts_well || !characters.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("`{name}` is not a plain SQL identifier"));
+            }
+        }
+        Ok(Self {
+            table: table.to_owned(),
+            token: token.to_owned(),
+            user_id: user_id.to_owned(),
+            expires_at: expires_at.to_owned(),
+        })
+    }
+
+    /// The quoted table name.
+    pub fn table(&self) -> String {
+        quote(&self.table)
+    }
+
+    /// The quoted token column.
+    pub fn token_column(&self) -> String {
+        quote(&self.token)
+    }
+
+    /// The quoted user id column.
+    pub fn user_id_column(&self) -> String {
+        quote(&self.user_id)
+    }
+
+    /// The quoted expiry column.
+    pub fn expires_at_column(&self) -> String {
+        quote(&self.expires_at)
+    }
+}
+
+fn quote(identifier: &str) -> String {
+    format!("\"{identifier}\"")
+}
+
+/// A session token whose signature was valid: the part that names the session row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    /// The token, as stored in the session table.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A token that skipped the signature check, for unit tests of the statements.
+    #[cfg(test)]
+    pub fn for_tests(token: &str) -> Self {
+        Self(token.to_owned())
+    }
+}
+
+/// Checks `<token>.<signature>` against the secret.
+pub fn verify(signed: &str, config: &SessionConfig) -> Result<SessionToken, AuthError> {
+    let (token, signature) = signed.split_once('.').ok_or(AuthError::Malformed)?;
+    if token.is_empty() || token.chars().count() > MAX_TOKEN_CHARS {
+        return Err(AuthError::Malformed);
+    }
+    let signature = STANDARD
+        .decode(signature)
+        .or_else(|_| URL_SAFE.decode(signature))
+        .map_err(|_| AuthError::SessionBadSignature)?;
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&config.key).expect("HMAC takes any key");
+    mac.update(token.as_bytes());
+    // Constant-time comparison.
+    mac.verify_slice(&signature)
+        .map_err(|_| AuthError::SessionBadSignature)?;
+    Ok(SessionToken(token.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "a-better-auth-secret-of-at-least-32-bytes";
+
+    fn config() -> SessionConfig {
+        SessionConfig::new(SECRET, SessionSchema::default())
+    }
+
+    /// Signs as better-call's `signCookieValue` does: `btoa` of the HMAC, padded.
+    fn sign(token: &str) -> String {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(token.as_bytes());
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        format!("{token}.{signature}")
+    }
+
+    #[test]
+    fn a_token_signed_with_the_secret_is_accepted_in_either_alphabet() {
+        let signed = sign("Jr3fGdJW5wMGyuKuSDhIrBYIDM0eiLtQ");
+        assert_eq!(
+            verify(&signed, &config()).unwrap().as_str(),
+            "Jr3fGdJW5wMGyuKuSDhIrBYIDM0eiLtQ"
+        );
+        let url_safe = signed
+            .replace('+', "-")
+            .replace('/', "_")
+            .trim_end_matches('=')
+            .to_owned();
+        assert!(verify(&url_safe, &config()).is_ok());
+    }
+
+    #[test]
+    fn a_bad_signature_or_shape_is_refused() {
+        let signed = sign("session-token");
+        let other_token = signed.replacen("session", "s3ssion", 1);
+        assert_eq!(
+            verify(&other_token, &config()),
+            Err(AuthError::SessionBadSignature)
+        );
+        let other_secret = SessionConfig::new(&"x".repeat(40), SessionSchema::default());
+        assert_eq!(
+            verify(&signed, &other_secret),
+            Err(AuthError::SessionBadSignature)
+        );
+        assert_eq!(
+            verify("token.not base64!", &config()),
+            Err(AuthError::SessionBadSignature)
+        );
+        assert_eq!(verify(".c2ln", &config()), Err(AuthError::Malformed));
+    }
+
+    #[test]
+    fn schema_names_must_be_plain_identifiers() {
+        let schema = SessionSchema::new("auth_session", "token, user_id, expires_at").unwrap();
+        assert_eq!(schema.table(), "\"auth_session\"");
+        assert_eq!(schema.user_id_column(), "\"user_id\"");
+        for (table, columns) in [
+            ("session\"; DROP TABLE tasks; --", "token,userId,expiresAt"),
+            ("session", "token,userId"),
+            ("session", "token,user id,expiresAt"),
+            ("1session", "token,userId,expiresAt"),
+        ] {
+            assert!(
+                SessionSchema::new(table, columns).is_err(),
+                "{table} {columns}"
+            );
+        }
+    }
+}
