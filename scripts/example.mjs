@@ -12,7 +12,7 @@ const port = Number(process.env.EXAMPLE_PORT ?? 3000);
 const server = await serveDirectory(join(ROOT, 'examples', 'web-client'), { port });
 const api = process.env.API_URL ?? `http://127.0.0.1:${process.env.PORT ?? 8787}`;
 step(`example web client: http://localhost:${server.port}/?api=${encodeURIComponent(api)}`);
-step('paste a token, or mint a dev token with the secret from .dev.vars; Ctrl-C stops');
+step('sign up or in against the local Better Auth (npm start runs it on :8788), or mint a dev token; Ctrl-C stops');
 const stop = () => server.close().then(() => process.exit(0));
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

@@ -8,13 +8,20 @@
 //   DB_TRANSPORT=neon-http npm start
 //                                 reach the database through Neon's HTTP SQL endpoint (a
 //                                 local stand-in for it is started) instead of Hyperdrive
+//   AUTH_PORT=9001 npm start      another port for the local Better Auth (default 8788)
+//   BETTER_AUTH_URL=https://… npm start
+//                                 use your own Better Auth; none is started
+//
+// A local Better Auth (email and password, jwt() and bearer()) runs on the same PostgreSQL
+// with the same secret as the worker (.dev.vars), trusting the example client's origin, and
+// the worker is pointed at it with BETTER_AUTH_URL.
 //
 // Data lives in .local/postgres and survives restarts (as root, when the `postgres` user cannot
 // reach the checkout, in a private directory under the system's temporary directory). Ctrl-C
 // stops everything started here.
 
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onExit, spawnManaged, stopProcess } from './lib/processes.mjs';
@@ -60,8 +67,31 @@ if (databaseUrl) {
 step('migrations: applying');
 await migrate(databaseUrl);
 
-const transport = process.env.DB_TRANSPORT ?? 'hyperdrive';
 const vars = [];
+let betterAuth;
+let betterAuthUrl = process.env.BETTER_AUTH_URL;
+if (betterAuthUrl) {
+  step(`Better Auth: using ${betterAuthUrl}`);
+} else {
+  const { startBetterAuth } = await import('./lib/better-auth.mjs');
+  const secret = readFileSync(devVars, 'utf8').match(/^BETTER_AUTH_SECRET=(.*)$/m)?.[1]?.trim();
+  if (!secret) {
+    console.error('.dev.vars has no BETTER_AUTH_SECRET; copy it from .dev.vars.example');
+    process.exit(2);
+  }
+  const exampleOrigin = `http://localhost:${process.env.EXAMPLE_PORT ?? 3000}`;
+  betterAuth = await startBetterAuth({
+    databaseUrl,
+    secret,
+    port: Number(process.env.AUTH_PORT ?? 8788),
+    trustedOrigins: [exampleOrigin],
+  });
+  betterAuthUrl = betterAuth.url;
+  step(`Better Auth: ${betterAuthUrl} (email and password, jwt, bearer; trusts ${exampleOrigin})`);
+}
+vars.push(`BETTER_AUTH_URL:${betterAuthUrl}`);
+
+const transport = process.env.DB_TRANSPORT ?? 'hyperdrive';
 let standin;
 if (transport === 'neon-http') {
   const { startNeonStandin } = await import('./lib/neon-standin.mjs');
@@ -93,6 +123,7 @@ function stopServers() {
   stopping ??= (async () => {
     await stopProcess(wrangler, { signal: 'SIGINT' });
     await standin?.close();
+    await betterAuth?.close();
     if (postgres) {
       step('PostgreSQL: stopping');
       await postgres.stop();

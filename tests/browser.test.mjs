@@ -15,11 +15,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { serveDirectory } from '../scripts/lib/static-server.mjs';
+import { startBetterAuth } from '../scripts/lib/better-auth.mjs';
 import { findSystemTools } from '../scripts/lib/system.mjs';
 import { ROOT } from '../scripts/lib/toolchain.mjs';
 import { Api, newUser, now, signToken } from './support/api.mjs';
 import { ALLOWED_ORIGIN, TEST_SECRET } from './support/fixtures.mjs';
-import { stackWith } from './support/stack.mjs';
+import { sharedStack, stackWith } from './support/stack.mjs';
 
 // The Chromium found on PATH (CHROMIUM_PATH overrides it); as root it is installed with
 // apt-get when missing, as on CI. Without one, this suite is skipped with the install command.
@@ -54,20 +55,55 @@ describe('the example web client in Chromium', { timeout: 900_000, skip: SKIP },
   let browser;
   let allowedOrigin;
   let blockedOrigin;
+  let betterAuth;
 
   before(async () => {
     pages = await serveDirectory(join(ROOT, 'examples', 'web-client'));
     allowedOrigin = `http://localhost:${pages.port}`;
     blockedOrigin = `http://127.0.0.1:${pages.port}`;
-    stack = await stackWith({ ALLOWED_ORIGINS: `${ALLOWED_ORIGIN},${allowedOrigin}` });
+    const { postgres } = await sharedStack();
+    betterAuth = await startBetterAuth({ databaseUrl: postgres.url, secret: TEST_SECRET, trustedOrigins: [allowedOrigin] });
+    stack = await stackWith({ ALLOWED_ORIGINS: `${ALLOWED_ORIGIN},${allowedOrigin}`, BETTER_AUTH_URL: betterAuth.url });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
   });
 
   after(async () => {
     await browser?.close();
     await stack?.stop();
+    await betterAuth?.close();
     await pages?.close();
   });
+
+  for (const [credential, label] of [['jwt', /JWT from the jwt plugin/], ['session', /session token from the bearer plugin/]]) {
+    test(`signing up with Better Auth in the page, then calling the API with the ${credential}`, async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const email = `${credential}-${Date.now()}@example.com`;
+      try {
+        await page.goto(`${allowedOrigin}/?api=${encodeURIComponent(stack.url)}&auth=${encodeURIComponent(betterAuth.url)}`);
+        await page.fill('#email', email);
+        await page.fill('#password', 'correct horse battery staple');
+        await page.check(`input[name="credential"][value="${credential}"]`);
+        await settle(page, () => page.click('#sign-up'));
+        assert.equal(await page.isVisible('#error'), false, await page.textContent('#error'));
+        assert.match(await page.textContent('#identity'), label);
+        await page.fill('#new-title', `added with the ${credential}`);
+        await settle(page, () => page.click('#add-button'));
+        assert.deepEqual(await titles(page), [`added with the ${credential}`]);
+
+        const userId = await page.inputValue('#user-id');
+        const token = await page.inputValue('#token');
+        assert.equal((await new Api(stack.url).list({ id: userId, token })).body.length, 1);
+        if (credential === 'session') {
+          await settle(page, () => page.click('#sign-out'));
+          await settle(page, () => page.click('#connect'));
+          assert.match(await page.textContent('#error'), /session has ended/);
+        }
+      } finally {
+        await context.close();
+      }
+    });
+  }
 
   test('an allowed origin runs the whole task lifecycle', async () => {
     const context = await browser.newContext({ viewport: { width: 900, height: 900 } });

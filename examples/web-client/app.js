@@ -155,6 +155,49 @@ function editItem(task) {
   return item;
 }
 
+/**
+ * Better Auth, called as a frontend calls it: a cross-origin POST (Better Auth checks the
+ * Origin against its trustedOrigins), no cookies; the bearer plugin returns the session token
+ * in `set-auth-token`, and the jwt plugin exchanges it for a JWT at /api/auth/token.
+ */
+async function betterAuth(path, { method = 'POST', body, session } = {}) {
+  const base = $('#auth-base').value.trim().replace(/\/+$/, '');
+  const headers = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (session) headers.Authorization = `Bearer ${session}`;
+  let response;
+  try {
+    response = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (error) {
+    throw new ApiError(`Network error (${error.message}): is Better Auth running at ${base} and trusting ${location.origin}?`);
+  }
+  const data = await response.json().catch(() => undefined);
+  if (!response.ok) throw new ApiError(data?.message ?? `Better Auth answered HTTP ${response.status}`);
+  return { data, session: response.headers.get('set-auth-token') };
+}
+
+/** Signs in (or up), then puts the chosen credential and the user id in the connection form. */
+async function signIn(kind) {
+  const email = $('#email').value.trim();
+  const password = $('#password').value;
+  const body = kind === 'up' ? { email, password, name: email.split('@')[0] } : { email, password };
+  const { data, session } = await betterAuth(`/api/auth/sign-${kind}/email`, { body });
+  if (!session) throw new ApiError('Better Auth sent no set-auth-token: is its bearer() plugin on?');
+  const credential = document.querySelector('input[name="credential"]:checked').value;
+  const token = credential === 'jwt'
+    ? (await betterAuth('/api/auth/token', { method: 'GET', session })).data.token
+    : session;
+  sessionStorage.setItem('session', session);
+  $('#token').value = token;
+  $('#user-id').value = data.user.id;
+  sessionStorage.setItem('token', token);
+  localStorage.setItem('user-id', data.user.id);
+  $('#identity').textContent = `Signed in as ${data.user.email} (${data.user.id}); calling the API with the ${
+    credential === 'jwt' ? 'JWT from the jwt plugin' : 'session token from the bearer plugin'}.`;
+  await loadTasks();
+  showMessage(`Signed ${kind === 'up' ? 'up' : 'in'} as ${data.user.email}.`);
+}
+
 /** The user id a token names (`sub`, else `user_id`/`userId`), read without verifying it. */
 function tokenUser(token) {
   try {
@@ -170,8 +213,9 @@ const base64url = (bytes) =>
   btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
 /**
- * DEVELOPMENT ONLY: signs an HS256 JWT in the browser, exactly as the API verifies them. A real
- * app mints tokens on its server, where the secret lives.
+ * DEVELOPMENT ONLY, a fallback for running the API without Better Auth: signs an HS256 JWT in
+ * the browser, exactly as the API verifies them. A real app signs users in with Better Auth
+ * (above), or mints tokens on its server, where the secret lives.
  */
 async function mintDevToken(secret, userId, lifetimeSeconds = 3600) {
   const encoder = new TextEncoder();
@@ -188,6 +232,19 @@ function start() {
   $('#api-base').value = params.get('api') ?? localStorage.getItem('api-base') ?? 'http://127.0.0.1:8787';
   $('#user-id').value = params.get('user') ?? localStorage.getItem('user-id') ?? '';
   $('#token').value = sessionStorage.getItem('token') ?? '';
+  $('#auth-base').value = params.get('auth') ?? localStorage.getItem('auth-base') ?? 'http://127.0.0.1:8788';
+
+  $('#account').addEventListener('submit', (event) => {
+    event.preventDefault();
+    localStorage.setItem('auth-base', $('#auth-base').value);
+    act(() => signIn('in'));
+  });
+  $('#sign-up').addEventListener('click', () => act(() => signIn('up')));
+  $('#sign-out').addEventListener('click', () => act(async () => {
+    await betterAuth('/api/auth/sign-out', { body: {}, session: sessionStorage.getItem('session') });
+    sessionStorage.removeItem('session');
+    $('#identity').textContent = 'Signed out: the session token stops working at once; a JWT already issued lasts until it expires.';
+  }));
 
   $('#settings').addEventListener('submit', (event) => {
     event.preventDefault();
