@@ -33,7 +33,7 @@ import { processCpuMs, processTreeCpuMs } from './lib/bench/cpu.mjs';
 import { runPgbench } from './lib/bench/pgbench.mjs';
 import { connectInspector, formatProfileSummary, profileWhile, summarizeProfile } from './lib/bench/profile.mjs';
 import { formatComparison, formatReport } from './lib/bench/report.mjs';
-import { TASKS_PER_USER, Workload } from './lib/bench/workload.mjs';
+import { JWKS_ISSUER, TASKS_PER_USER, Workload } from './lib/bench/workload.mjs';
 import { runWrk } from './lib/bench/wrk.mjs';
 import { buildWorker, WASM_PATH } from './lib/build.mjs';
 import { startPgBouncer } from './lib/pgbouncer.mjs';
@@ -52,7 +52,7 @@ const HELP = `Usage: npm run bench -- [options]
   --label TEXT            a name for this run, written into the JSON and its file name
   --auth scram|trust      how clients authenticate to PostgreSQL and PgBouncer (default scram)
   --models LIST           pgbouncer,direct (default both)
-  --scenarios LIST        ready,unauthorized,list,get,update,toggle,create,delete (default all)
+  --scenarios LIST        ready,unauthorized,list,list-jwks,list-session,get,update,toggle,create,delete (default all)
   --concurrency LIST      connection counts (default 1,16; quick: 2)
   --duration S            seconds per measurement (default 3)
   --warmup S              seconds of warm-up per scenario and model (default 1)
@@ -67,7 +67,7 @@ const HELP = `Usage: npm run bench -- [options]
                           results/profile-*.cpuprofile and print where its CPU time goes
 `;
 
-const SCENARIOS = ['ready', 'unauthorized', 'list', 'get', 'update', 'toggle', 'create', 'delete'];
+const SCENARIOS = ['ready', 'unauthorized', 'list', 'list-jwks', 'list-session', 'get', 'update', 'toggle', 'create', 'delete'];
 /** The role the floor without key derivation connects as (trusted by PostgreSQL and PgBouncer). */
 const TRUST_ROLE = 'bench_trust';
 
@@ -485,7 +485,16 @@ async function main() {
 
   const rows = [];
   const coldStart = [];
-  const vars = { BETTER_AUTH_SECRET: secret, ENVIRONMENT: 'bench' };
+  // All three credential kinds: HS256 (most scenarios), and Better Auth's JWT-plugin tokens
+  // (an inline JWKS, so the cost measured is verification, not fetching) and session tokens.
+  const vars = {
+    BETTER_AUTH_SECRET: secret,
+    ENVIRONMENT: 'bench',
+    AUTH_CREDENTIALS: 'hs256,jwks,session',
+    JWKS: JSON.stringify(workload.jwks),
+    // The JWKS tokens' iss and aud; HS256 tokens are checked without either.
+    BETTER_AUTH_URL: JWKS_ISSUER,
+  };
   for (const model of models) {
     const port = model === 'pgbouncer' ? bouncer.port : postgres.port;
     const target = { host: '127.0.0.1', port, user: postgres.user, password: postgres.password, database: postgres.database, auth: settings.auth };

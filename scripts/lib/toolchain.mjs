@@ -142,6 +142,14 @@ export function projectEnv(extra = {}) {
   return { ...process.env, PATH: path, ...extra };
 }
 
+/**
+ * node --test's flag for running every suite in one process: `--test-isolation` from Node 23.6
+ * on, experimental in 22.
+ */
+export function testIsolationNone() {
+  return process.allowedNodeEnvironmentFlags.has('--test-isolation') ? '--test-isolation=none' : '--experimental-test-isolation=none';
+}
+
 /** Everything, in order. Returns the Rust tool paths. */
 export function ensureAll() {
   ensureNodeModules();

@@ -9,6 +9,7 @@
 // Every scenario rotates through many users, each with its own token: the isolation-heavy
 // shape of a multi-user API, where every statement is filtered by the caller's user id.
 
+import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { signJwt } from '../jwt.mjs';
 import { httpRequest } from './wrk.mjs';
 
@@ -24,6 +25,23 @@ const readTaskId = (u, k) => `a0000000-0000-7000-8000-${hex12(u * 100 + k)}`;
 const writeUserId = (w) => `bench-write-${pad3(w)}`;
 const deleteUserId = (n) => `bench-delete-${pad3(n % DELETE_USERS)}`;
 const deleteTaskId = (n) => `d0000000-0000-7000-8000-${hex12(n)}`;
+
+/** The issuer and audience of the benchmark's JWKS tokens. */
+export const JWKS_ISSUER = 'https://auth.bench.invalid';
+const JWKS_KID = 'bench-ed25519';
+
+/** An EdDSA JWT as Better Auth's JWT plugin signs one, for `sub`, valid for two hours. */
+function signEdDsaToken(sub, privateKey) {
+  const now = Math.floor(Date.now() / 1000);
+  const segment = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${segment({ alg: 'EdDSA', kid: JWKS_KID })}.${segment({ sub, iss: JWKS_ISSUER, aud: JWKS_ISSUER, iat: now, exp: now + 7200 })}`;
+  return `${input}.${sign(null, Buffer.from(input), privateKey).toString('base64url')}`;
+}
+
+/** A Better Auth session token, `<token>.<base64 HMAC-SHA-256>`, as its bearer plugin hands out. */
+function signSessionToken(token, secret) {
+  return `${token}.${createHmac('sha256', secret).update(token).digest('base64')}`;
+}
 
 /** Request bodies, identical for the API and the floor's parameters. */
 const NEW_TASK = { title: 'Benchmark task', description: 'Created by the benchmark', completed: false };
@@ -105,6 +123,14 @@ export class Workload {
     this.deleteTokens = Array.from({ length: DELETE_USERS }, (_, d) => signToken(deleteUserId(d), secret));
     // A token for a real user, signed with another key: the 401 path.
     this.forgedTokens = this.readUsers.map((user) => signToken(user.id, `not-the-secret-${secret}`));
+    // Better Auth's own credentials: JWT-plugin tokens under a key of an inline JWKS, and
+    // session tokens whose rows seed() creates in a Better Auth-shaped session table.
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    /** The JWKS the worker is configured with. */
+    this.jwks = { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: JWKS_KID, alg: 'EdDSA' }] };
+    this.jwksTokens = this.readUsers.map((user) => signEdDsaToken(user.id, privateKey));
+    this.sessions = this.readUsers.map((user, u) => `bench-session-${pad3(u)}`);
+    this.sessionTokens = this.sessions.map((token) => signSessionToken(token, secret));
     /** Delete pool: tasks n in [1, seeded) exist unless used; `next` is the first unused. */
     this.pool = { next: 1, seeded: 1 };
   }
@@ -122,6 +148,16 @@ export class Workload {
     );
     // Fresh ids for the create floor and the next task of the delete pool for the delete floor:
     // pgbench cannot make strings, so each such transaction reads one with \gset first.
+    // Better Auth's session table, with the columns the worker reads.
+    await client.query(`CREATE TABLE "session" ("id" text PRIMARY KEY, "token" text NOT NULL UNIQUE,
+      "userId" text NOT NULL, "expiresAt" timestamptz NOT NULL)`);
+    await client.query(
+      `INSERT INTO "session" ("id", "token", "userId", "expiresAt")
+       SELECT token, token, 'bench-read-' || lpad(n::text, 3, '0'), now() + interval '1 day'
+       FROM unnest($1::text[]) WITH ORDINALITY AS sessions(token, position), LATERAL (SELECT position - 1 AS n) AS numbered`,
+      [this.sessions],
+    );
+    await client.query('ANALYZE "session"');
     await client.query('CREATE SEQUENCE bench_floor_ids');
     await client.query('CREATE SEQUENCE bench_delete_ids');
     await client.query('ANALYZE tasks');
@@ -205,6 +241,31 @@ export class Workload {
           scripts: perPair(SQL_TEMPLATES.list_tasks, (i) => [`u${i}`], { filter: '', column: 'created_at', direction: 'DESC' }),
           defines: pairDefines,
         }),
+      },
+      {
+        name: 'list-jwks',
+        label: `GET list (${TASKS_PER_USER} tasks), Better Auth JWT-plugin token (EdDSA, JWKS)`,
+        expect: 200,
+        requests: (origin) =>
+          this.readUsers.map((user, u) =>
+            httpRequest(origin, { method: 'GET', path: `/api/${user.id}/tasks`, headers: auth(this.jwksTokens[u]) }),
+          ),
+        // The same statement as with HS256: the difference is the signature check alone.
+        floor: () => ({
+          scripts: perPair(SQL_TEMPLATES.list_tasks, (i) => [`u${i}`], { filter: '', column: 'created_at', direction: 'DESC' }),
+          defines: pairDefines,
+        }),
+      },
+      {
+        name: 'list-session',
+        label: `GET list (${TASKS_PER_USER} tasks), Better Auth session token (checked in the statement)`,
+        expect: 200,
+        requests: (origin) =>
+          this.readUsers.map((user, u) =>
+            httpRequest(origin, { method: 'GET', path: `/api/${user.id}/tasks`, headers: auth(this.sessionTokens[u]) }),
+          ),
+        // Its statement wraps the list in the session check; pgbench has no floor of that form.
+        floor: () => null,
       },
       {
         name: 'get',
