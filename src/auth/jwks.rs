@@ -342,10 +342,11 @@ async fn cached_or_fetched(url: &str, kid: &str) -> Result<Jwk, JwksError> {
 async fn fetch(url: &str) -> Result<Vec<Jwk>, String> {
     use futures_util::future::{select, Either};
     let request = async {
-        let url: worker::Url = url
-            .parse()
+        // A request built from the string, parsed by the runtime: the url crate's Unicode
+        // host tables would add a tenth to the module for one URL.
+        let request = worker::Request::new(url, worker::Method::Get)
             .map_err(|_| format!("JWKS_URL is not a URL: {url}"))?;
-        let mut response = worker::Fetch::Url(url)
+        let mut response = worker::Fetch::Request(request)
             .send()
             .await
             .map_err(|error| format!("fetching the JWKS: {error}"))?;
