@@ -25,6 +25,7 @@ const CORE = [
   'tests/openapi.test.mjs',
   'tests/neon-standin.test.mjs',
   'tests/tasks.test.mjs',
+  'tests/task-model.test.mjs',
   'tests/validation.test.mjs',
   'tests/auth.test.mjs',
   'tests/better-auth.test.mjs',

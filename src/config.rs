@@ -13,6 +13,7 @@ use crate::{
         AuthConfig, ClaimRules, JwksConfig, SessionSchema,
     },
     cors::{AllowedOrigins, Cors},
+    cursor::CursorKey,
 };
 
 /// Name of the Hyperdrive binding in wrangler.toml.
@@ -31,6 +32,8 @@ pub struct Config {
     pub cors: Cors,
     /// How to reach PostgreSQL.
     pub database: DatabaseConfig,
+    /// Signs list cursors (derived from `BETTER_AUTH_SECRET`).
+    pub cursor_key: CursorKey,
 }
 
 /// How the worker reaches PostgreSQL.
@@ -110,6 +113,7 @@ impl Config {
             auth,
             cors,
             database,
+            cursor_key: CursorKey::derive(&secret),
         })
     }
 }

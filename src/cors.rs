@@ -4,7 +4,7 @@
 /// Request headers the API reads, which a browser must be allowed to send.
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type";
 /// Response headers a frontend may read besides the CORS-safelisted ones.
-const EXPOSED_HEADERS: &str = "Location, X-Request-Id, Retry-After, WWW-Authenticate";
+const EXPOSED_HEADERS: &str = "Location, Link, X-Request-Id, Retry-After, WWW-Authenticate";
 /// How long a browser may cache a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE_SECONDS: &str = "86400";
 

@@ -122,6 +122,184 @@ impl Description {
     }
 }
 
+/// A calendar date with no time zone, as `<input type="date">` gives it: `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueDate(chrono::NaiveDate);
+
+impl DueDate {
+    /// Parses exactly `YYYY-MM-DD`, refusing dates that do not exist (`2026-02-30`).
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let invalid = || FieldError::new(field, "must be a date as YYYY-MM-DD");
+        let well_formed = raw.len() == 10
+            && raw.bytes().enumerate().all(|(index, byte)| match index {
+                4 | 7 => byte == b'-',
+                _ => byte.is_ascii_digit(),
+            });
+        if !well_formed {
+            return Err(invalid());
+        }
+        chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .map(Self)
+            .map_err(|_| FieldError::new(field, "is not a date that exists"))
+    }
+
+    /// `YYYY-MM-DD`.
+    pub fn to_text(self) -> String {
+        self.0.format("%Y-%m-%d").to_string()
+    }
+}
+
+/// How important a task is. Stored as its rank (0-3), so that sorting is by importance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// No priority (the default).
+    #[default]
+    None,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+}
+
+impl Priority {
+    /// Every priority, lowest first.
+    pub const ALL: [Self; 4] = [Self::None, Self::Low, Self::Medium, Self::High];
+
+    /// Parses `none`, `low`, `medium` or `high`.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|priority| priority.name() == raw)
+            .ok_or_else(|| FieldError::new(field, "must be one of none, low, medium, high"))
+    }
+
+    /// The JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
+    /// The stored rank, 0 (none) to 3 (high).
+    pub fn rank(self) -> u8 {
+        self as u8
+    }
+
+    /// The priority of a stored rank.
+    pub fn from_rank(rank: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|priority| priority.rank().to_string() == rank)
+    }
+}
+
+/// Most tags a task may carry.
+pub const MAX_TAGS: usize = 20;
+/// Longest tag, in characters after trimming.
+pub const TAG_MAX_CHARS: usize = 32;
+
+/// One tag: trimmed, lower-cased, 1 to [`TAG_MAX_CHARS`] characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag(String);
+
+impl Tag {
+    /// Normalizes and checks a tag; tags are case-insensitive, so they are kept lower-case.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let trimmed = raw.trim();
+        let length = trimmed.chars().count();
+        if !(1..=TAG_MAX_CHARS).contains(&length) {
+            return Err(FieldError::new(
+                field,
+                format!("each tag must be 1 to {TAG_MAX_CHARS} characters"),
+            ));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                field,
+                "tags must not contain control characters",
+            ));
+        }
+        Ok(Self(trimmed.to_lowercase()))
+    }
+
+    /// The tag as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A task's tags: duplicates removed, first-seen order kept, at most [`MAX_TAGS`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tags(Vec<Tag>);
+
+impl Tags {
+    /// Checks each tag and the count.
+    pub fn parse<'a>(raw: impl IntoIterator<Item = &'a str>) -> Result<Self, FieldError> {
+        let mut tags: Vec<Tag> = Vec::new();
+        for text in raw {
+            let tag = Tag::parse("tags", text)?;
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        if tags.len() > MAX_TAGS {
+            return Err(FieldError::new(
+                "tags",
+                format!("must hold at most {MAX_TAGS} tags"),
+            ));
+        }
+        Ok(Self(tags))
+    }
+
+    /// The tags, in order.
+    pub fn as_slice(&self) -> &[Tag] {
+        &self.0
+    }
+}
+
+/// A search in titles and descriptions: 1 to [`SEARCH_MAX_CHARS`] characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search(String);
+
+/// Longest search text.
+pub const SEARCH_MAX_CHARS: usize = 200;
+
+impl Search {
+    /// Checks the length; the text is matched case-insensitively as a substring.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let length = raw.chars().count();
+        if !(1..=SEARCH_MAX_CHARS).contains(&length) {
+            return Err(FieldError::new(
+                "q",
+                format!("must be 1 to {SEARCH_MAX_CHARS} characters"),
+            ));
+        }
+        reject_nul("q", raw)?;
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// A LIKE pattern matching the text anywhere, its own `%`, `_` and `\` escaped.
+    pub fn like_pattern(&self) -> String {
+        let escaped = self
+            .0
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    }
+}
+
+/// Records a parameter's error and yields its value when it has one.
+fn keep<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
+    result.map_err(|error| errors.push(error)).ok()
+}
+
 /// PostgreSQL text cannot hold U+0000; refusing it here turns a database error into a clear 400.
 fn reject_nul(field: &str, text: &str) -> Result<(), FieldError> {
     if text.contains('\0') {
@@ -141,6 +319,12 @@ pub struct NewTask {
     pub description: Option<Description>,
     /// Whether it starts completed.
     pub completed: bool,
+    /// Its due date, if any.
+    pub due_date: Option<DueDate>,
+    /// Its priority.
+    pub priority: Priority,
+    /// Its tags.
+    pub tags: Tags,
 }
 
 /// A partial update: `None` leaves a field as it is.
@@ -152,12 +336,23 @@ pub struct TaskPatch {
     pub description: Option<Option<Description>>,
     /// A new completion state.
     pub completed: Option<bool>,
+    /// A new due date; `Some(None)` clears it.
+    pub due_date: Option<Option<DueDate>>,
+    /// A new priority.
+    pub priority: Option<Priority>,
+    /// New tags; `Some` of none clears them.
+    pub tags: Option<Tags>,
 }
 
 impl TaskPatch {
     /// True when the patch changes nothing, which the API rejects as a useless request.
     pub fn is_empty(&self) -> bool {
-        self.title.is_none() && self.description.is_none() && self.completed.is_none()
+        self.title.is_none()
+            && self.description.is_none()
+            && self.completed.is_none()
+            && self.due_date.is_none()
+            && self.priority.is_none()
+            && self.tags.is_none()
     }
 }
 
@@ -192,6 +387,23 @@ pub enum SortKey {
     Updated,
     /// Title, case-insensitively.
     Title,
+    /// Due date; tasks without one come last in both orders.
+    DueDate,
+    /// Priority.
+    Priority,
+}
+
+impl SortKey {
+    /// The query parameter's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Title => "title",
+            Self::DueDate => "due_date",
+            Self::Priority => "priority",
+        }
+    }
 }
 
 /// Sort direction.
@@ -203,89 +415,209 @@ pub enum SortOrder {
     Descending,
 }
 
-/// A validated list query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The most tasks one list response holds, and the default page size.
+pub const MAX_PAGE: u32 = 1000;
+
+/// A validated list query: filters, order, page size, and where the page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     /// Which tasks to include.
     pub status: StatusFilter,
+    /// A substring of the title or the description.
+    pub search: Option<Search>,
+    /// Any of these priorities (empty: any priority).
+    pub priorities: Vec<Priority>,
+    /// Every one of these tags.
+    pub tags: Vec<Tag>,
+    /// Due on or before this date (tasks without a due date are left out).
+    pub due_before: Option<DueDate>,
+    /// Due on or after this date (tasks without a due date are left out).
+    pub due_after: Option<DueDate>,
     /// What to sort by.
     pub sort: SortKey,
     /// Which way.
     pub order: SortOrder,
+    /// At most this many tasks, 1 to [`MAX_PAGE`].
+    pub limit: u32,
+    /// The `cursor` parameter as sent, checked against the rest by [`crate::cursor`].
+    pub cursor: Option<String>,
 }
 
 impl Default for ListQuery {
     fn default() -> Self {
         Self {
             status: StatusFilter::All,
+            search: None,
+            priorities: Vec::new(),
+            tags: Vec::new(),
+            due_before: None,
+            due_after: None,
             sort: SortKey::Created,
             order: SortOrder::Descending,
+            limit: MAX_PAGE,
+            cursor: None,
         }
     }
 }
 
 impl ListQuery {
-    /// Parses `status`, `sort` and `order` from query pairs. Unknown parameters are ignored;
-    /// a repeated one takes its last value. Without `order`, dates sort newest first and titles
-    /// alphabetically, which is what a person expects from each.
+    /// Parses the list's query parameters. Unknown parameters are ignored; a repeated one
+    /// takes its last value, except `tag`, which may be repeated. Without `order`, dates of
+    /// creation and change sort newest first, titles alphabetically, due dates soonest first
+    /// and priorities highest first, which is what a person expects from each.
     pub fn parse<'a>(
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, Vec<FieldError>> {
-        let (mut status, mut sort, mut order) = (None, None, None);
+        let mut raw: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+        let mut tags = Vec::new();
         for (name, value) in pairs {
             match name {
-                "status" => status = Some(value),
-                "sort" => sort = Some(value),
-                "order" => order = Some(value),
+                "tag" => tags.push(value),
+                "status" | "sort" | "order" | "q" | "priority" | "due_before" | "due_after"
+                | "limit" | "cursor" => {
+                    raw.insert(name, value);
+                }
                 _ => {}
             }
         }
 
         let mut errors = Vec::new();
-        let status = match status {
-            None | Some("all") => StatusFilter::All,
-            Some("pending") => StatusFilter::Pending,
-            Some("completed") => StatusFilter::Completed,
-            Some(_) => {
-                errors.push(FieldError::new(
+        let status = keep(
+            &mut errors,
+            match raw.get("status").copied() {
+                None | Some("all") => Ok(StatusFilter::All),
+                Some("pending") => Ok(StatusFilter::Pending),
+                Some("completed") => Ok(StatusFilter::Completed),
+                Some(_) => Err(FieldError::new(
                     "status",
                     "must be one of all, pending, completed",
-                ));
-                StatusFilter::All
-            }
-        };
-        let sort = match sort {
-            None | Some("created") => SortKey::Created,
-            Some("updated") => SortKey::Updated,
-            Some("title") => SortKey::Title,
-            Some(_) => {
-                errors.push(FieldError::new(
+                )),
+            },
+        );
+        let sort = keep(
+            &mut errors,
+            match raw.get("sort").copied() {
+                None | Some("created") => Ok(SortKey::Created),
+                Some("updated") => Ok(SortKey::Updated),
+                Some("title") => Ok(SortKey::Title),
+                Some("due_date") => Ok(SortKey::DueDate),
+                Some("priority") => Ok(SortKey::Priority),
+                Some(_) => Err(FieldError::new(
                     "sort",
-                    "must be one of created, updated, title",
-                ));
-                SortKey::Created
-            }
-        };
-        let order = match order {
-            None if sort == SortKey::Title => SortOrder::Ascending,
-            None => SortOrder::Descending,
-            Some("asc") => SortOrder::Ascending,
-            Some("desc") => SortOrder::Descending,
-            Some(_) => {
-                errors.push(FieldError::new("order", "must be one of asc, desc"));
-                SortOrder::Descending
-            }
-        };
+                    "must be one of created, updated, title, due_date, priority",
+                )),
+            },
+        );
+        let order = keep(
+            &mut errors,
+            match (raw.get("order").copied(), sort) {
+                (None, Some(SortKey::Title | SortKey::DueDate)) => Ok(SortOrder::Ascending),
+                (None, _) => Ok(SortOrder::Descending),
+                (Some("asc"), _) => Ok(SortOrder::Ascending),
+                (Some("desc"), _) => Ok(SortOrder::Descending),
+                (Some(_), _) => Err(FieldError::new("order", "must be one of asc, desc")),
+            },
+        );
+        let search = keep(
+            &mut errors,
+            raw.get("q").map(|q| Search::parse(q)).transpose(),
+        );
+        let priorities = keep(
+            &mut errors,
+            raw.get("priority")
+                .map(|list| {
+                    list.split(',')
+                        .map(|name| Priority::parse("priority", name.trim()))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose(),
+        );
+        let tags = keep(
+            &mut errors,
+            tags.iter().map(|tag| Tag::parse("tag", tag)).collect(),
+        );
+        let due_before = keep(
+            &mut errors,
+            raw.get("due_before")
+                .map(|date| DueDate::parse("due_before", date))
+                .transpose(),
+        );
+        let due_after = keep(
+            &mut errors,
+            raw.get("due_after")
+                .map(|date| DueDate::parse("due_after", date))
+                .transpose(),
+        );
+        let limit = keep(
+            &mut errors,
+            match raw.get("limit") {
+                None => Ok(MAX_PAGE),
+                Some(text) => text
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|limit| (1..=MAX_PAGE).contains(limit))
+                    .ok_or_else(|| {
+                        FieldError::new(
+                            "limit",
+                            format!("must be a whole number from 1 to {MAX_PAGE}"),
+                        )
+                    }),
+            },
+        );
 
-        if errors.is_empty() {
-            Ok(Self {
+        match (
+            status, search, priorities, tags, due_before, due_after, sort, order, limit,
+        ) {
+            (
+                Some(status),
+                Some(search),
+                Some(priorities),
+                Some(tags),
+                Some(due_before),
+                Some(due_after),
+                Some(sort),
+                Some(order),
+                Some(limit),
+            ) if errors.is_empty() => Ok(Self {
                 status,
+                search,
+                priorities: priorities.unwrap_or_default(),
+                tags,
+                due_before,
+                due_after,
                 sort,
                 order,
-            })
-        } else {
-            Err(errors)
+                limit,
+                // `cursor=` (a client's empty next-cursor variable) is the first page.
+                cursor: raw
+                    .get("cursor")
+                    .filter(|cursor| !cursor.is_empty())
+                    .map(|cursor| (*cursor).to_owned()),
+            }),
+            _ => Err(errors),
         }
+    }
+
+    /// The filters and the order, in a canonical form: a cursor is valid only for the query
+    /// that issued it.
+    pub fn fingerprint(&self) -> String {
+        let mut priorities: Vec<u8> = self.priorities.iter().map(|p| p.rank()).collect();
+        priorities.sort_unstable();
+        priorities.dedup();
+        let mut tags: Vec<&str> = self.tags.iter().map(Tag::as_str).collect();
+        tags.sort_unstable();
+        tags.dedup();
+        serde_json::json!([
+            format!("{:?}", self.status),
+            self.search.as_ref().map(|search| &search.0),
+            priorities,
+            tags,
+            self.due_before.map(DueDate::to_text),
+            self.due_after.map(DueDate::to_text),
+            self.sort.name(),
+            format!("{:?}", self.order),
+        ])
+        .to_string()
     }
 }
 
@@ -306,6 +638,12 @@ pub struct Task {
     pub created_at: String,
     /// Time of the last write, in the same format.
     pub updated_at: String,
+    /// The due date, `YYYY-MM-DD`, or `null`.
+    pub due_date: Option<String>,
+    /// The priority.
+    pub priority: Priority,
+    /// The tags, lower-case, in the order first given.
+    pub tags: Vec<String>,
 }
 
 #[cfg(test)]
@@ -389,10 +727,142 @@ mod tests {
 
     #[test]
     fn list_query_reports_every_invalid_parameter() {
-        let errors =
-            ListQuery::parse([("status", "done"), ("sort", "id"), ("order", "up")]).unwrap_err();
+        let errors = ListQuery::parse([
+            ("status", "done"),
+            ("sort", "id"),
+            ("q", ""),
+            ("priority", "high,urgent"),
+            ("tag", ""),
+            ("due_before", "2026-02-30"),
+            ("due_after", "tomorrow"),
+            ("limit", "1001"),
+        ])
+        .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|error| error.field.as_str()).collect();
-        assert_eq!(fields, ["status", "sort", "order"]);
+        assert_eq!(
+            fields,
+            [
+                "status",
+                "sort",
+                "q",
+                "priority",
+                "tag",
+                "due_before",
+                "due_after",
+                "limit"
+            ]
+        );
+        assert_eq!(
+            ListQuery::parse([("order", "up")]).unwrap_err()[0].field,
+            "order"
+        );
+    }
+
+    #[test]
+    fn list_query_takes_every_filter_and_repeated_tags() {
+        let query = ListQuery::parse([
+            ("q", "milk"),
+            ("priority", "high, medium"),
+            ("tag", "Home"),
+            ("tag", "errands"),
+            ("due_before", "2026-12-31"),
+            ("due_after", "2026-12-01"),
+            ("sort", "due_date"),
+            ("limit", "100"),
+            ("cursor", "abc"),
+        ])
+        .unwrap();
+        assert_eq!(query.search.unwrap().like_pattern(), "%milk%");
+        assert_eq!(query.priorities, [Priority::High, Priority::Medium]);
+        assert_eq!(
+            query.tags.iter().map(Tag::as_str).collect::<Vec<_>>(),
+            ["home", "errands"]
+        );
+        assert_eq!(
+            (query.sort, query.order),
+            (SortKey::DueDate, SortOrder::Ascending)
+        );
+        assert_eq!(query.limit, 100);
+        assert_eq!(query.cursor.as_deref(), Some("abc"));
+        assert_eq!(
+            ListQuery::parse([("cursor", "")]).unwrap().cursor,
+            None,
+            "the first page"
+        );
+        let by_priority = ListQuery::parse([("sort", "priority")]).unwrap();
+        assert_eq!(by_priority.order, SortOrder::Descending, "high first");
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_paging_and_the_order_of_filters() {
+        let a = ListQuery::parse([
+            ("tag", "a"),
+            ("tag", "b"),
+            ("priority", "low,high"),
+            ("limit", "5"),
+        ])
+        .unwrap();
+        let b = ListQuery::parse([
+            ("tag", "b"),
+            ("tag", "a"),
+            ("priority", "high,low"),
+            ("cursor", "x"),
+        ])
+        .unwrap();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        let other = ListQuery::parse([("tag", "a")]).unwrap();
+        assert_ne!(a.fingerprint(), other.fingerprint());
+    }
+
+    #[test]
+    fn due_dates_are_calendar_dates_that_exist() {
+        assert_eq!(
+            DueDate::parse("due_date", "2028-02-29").unwrap().to_text(),
+            "2028-02-29"
+        );
+        for raw in ["2026-02-30", "2026-13-01"] {
+            assert_eq!(
+                DueDate::parse("due_date", raw).unwrap_err().message,
+                "is not a date that exists"
+            );
+        }
+        for raw in [
+            "2026-2-3",
+            "26-02-03",
+            "2026/02/03",
+            "2026-02-03T00:00:00Z",
+            " 2026-02-03",
+        ] {
+            assert_eq!(
+                DueDate::parse("due_date", raw).unwrap_err().message,
+                "must be a date as YYYY-MM-DD",
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn tags_are_lower_cased_deduplicated_and_bounded() {
+        let tags = Tags::parse(["Home", " errands ", "HOME", "home"]).unwrap();
+        assert_eq!(
+            tags.as_slice().iter().map(Tag::as_str).collect::<Vec<_>>(),
+            ["home", "errands"]
+        );
+        assert!(Tags::parse(["x".repeat(33).as_str()]).is_err());
+        assert!(Tags::parse(["   "]).is_err());
+        assert!(Tags::parse(["a\u{7}b"]).is_err());
+        let many: Vec<String> = (0..21).map(|n| format!("t{n}")).collect();
+        assert!(Tags::parse(many.iter().map(String::as_str)).is_err());
+        assert!(Tags::parse(many.iter().take(20).map(String::as_str)).is_ok());
+    }
+
+    #[test]
+    fn search_patterns_escape_like_wildcards() {
+        assert_eq!(
+            Search::parse("50%_off\\").unwrap().like_pattern(),
+            "%50\\%\\_off\\\\%"
+        );
+        assert!(Search::parse(&"x".repeat(201)).is_err());
     }
 
     #[test]

@@ -42,10 +42,33 @@ pub async fn handle(
         Route::OpenApi => response::text(OPENAPI_DOCUMENT, "application/json"),
         Route::ListTasks { user } => {
             let caller = authorize(request, config, &user, log).await?;
-            let pairs = request::query_pairs(&request.inner().url());
+            let url = request.inner().url();
+            let pairs = request::query_pairs(&url);
             let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .map_err(ApiError::Validation)?;
-            json(200, &store.list(&caller, &query).await?)
+            let user = caller.user().as_str();
+            let after = query
+                .cursor
+                .as_deref()
+                .map(|cursor| config.cursor_key.decode(user, &query, cursor))
+                .transpose()
+                .map_err(|error| ApiError::Validation(vec![error]))?;
+            let mut tasks = store.list(&caller, &query, after.as_ref()).await?;
+            // One task more than a page was asked for: it says another page follows.
+            let more = tasks.len() > query.limit as usize;
+            tasks.truncate(query.limit as usize);
+            let response = json(200, &tasks)?;
+            match tasks.last().filter(|_| more) {
+                Some(last) => {
+                    let next = config.cursor_key.encode(user, &query, last);
+                    let link = format!(
+                        "<{}>; rel=\"next\"",
+                        request::with_cursor(&url, &pairs, &next)
+                    );
+                    response::with_headers(response, [("Link", link)])
+                }
+                None => Ok(response),
+            }
         }
         Route::CreateTask { user } => {
             let caller = authorize(request, config, &user, log).await?;

@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod config;
 pub mod cors;
+pub mod cursor;
 pub mod domain;
 pub mod error;
 pub mod handlers;

@@ -8,7 +8,10 @@ use serde_json::{Map, Value};
 use worker::Request;
 
 use crate::{
-    domain::{CompletionChange, Description, FieldError, NewTask, TaskId, TaskPatch, Title},
+    domain::{
+        CompletionChange, Description, DueDate, FieldError, NewTask, Priority, Tags, TaskId,
+        TaskPatch, Title,
+    },
     error::ApiError,
 };
 
@@ -62,6 +65,18 @@ pub fn query_pairs(url: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The request URL with its `cursor` parameter replaced by `cursor`, the other parameters kept
+/// as they came (re-encoded): the `next` link of a list page.
+pub fn with_cursor(url: &str, pairs: &[(String, String)], cursor: &str) -> String {
+    let base = url.split(['?', '#']).next().unwrap_or_default();
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs.iter().filter(|(name, _)| name != "cursor") {
+        query.append_pair(name, value);
+    }
+    query.append_pair("cursor", cursor);
+    format!("{base}?{}", query.finish())
+}
+
 /// Accepts `application/json` and `application/<something>+json`, with any parameters.
 pub fn require_json(content_type: Option<&str>) -> Result<(), ApiError> {
     let essence = content_type
@@ -74,7 +89,8 @@ pub fn require_json(content_type: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
-/// Parses a create body: `{title, description?, completed?}`; other fields are ignored.
+/// Parses a create body: `{title, description?, completed?, due_date?, priority?, tags?}`;
+/// other fields are ignored.
 pub fn parse_new_task(content_type: Option<&str>, body: &[u8]) -> Result<NewTask, ApiError> {
     let object = json_object(content_type, body)?;
     let mut errors = Vec::new();
@@ -97,6 +113,16 @@ pub fn parse_new_task(content_type: Option<&str>, body: &[u8]) -> Result<NewTask
         None => None,
         Some(value) => collect(&mut errors, bool_field("completed", value)),
     };
+    let due_date = object
+        .get("due_date")
+        .and_then(|value| collect(&mut errors, due_date_field(value)))
+        .flatten();
+    let priority = object
+        .get("priority")
+        .and_then(|value| collect(&mut errors, priority_field(value)));
+    let tags = object
+        .get("tags")
+        .and_then(|value| collect(&mut errors, tags_field(value)));
 
     match (title, errors.is_empty()) {
         (Some(title), true) => Ok(NewTask {
@@ -104,12 +130,16 @@ pub fn parse_new_task(content_type: Option<&str>, body: &[u8]) -> Result<NewTask
             title,
             description,
             completed: completed.unwrap_or(false),
+            due_date,
+            priority: priority.unwrap_or_default(),
+            tags: tags.unwrap_or_default(),
         }),
         _ => Err(ApiError::Validation(errors)),
     }
 }
 
-/// Parses an update body: any of `title`, `description` (null clears it), `completed`.
+/// Parses an update body: any of `title`, `description` (null clears it), `completed`,
+/// `due_date` (null clears it), `priority`, `tags` (`[]` clears them).
 pub fn parse_patch(content_type: Option<&str>, body: &[u8]) -> Result<TaskPatch, ApiError> {
     let object = json_object(content_type, body)?;
     let mut errors = Vec::new();
@@ -126,6 +156,15 @@ pub fn parse_patch(content_type: Option<&str>, body: &[u8]) -> Result<TaskPatch,
     let completed = object
         .get("completed")
         .and_then(|value| collect(&mut errors, bool_field("completed", value)));
+    let due_date = object
+        .get("due_date")
+        .and_then(|value| collect(&mut errors, due_date_field(value)));
+    let priority = object
+        .get("priority")
+        .and_then(|value| collect(&mut errors, priority_field(value)));
+    let tags = object
+        .get("tags")
+        .and_then(|value| collect(&mut errors, tags_field(value)));
 
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
@@ -134,11 +173,14 @@ pub fn parse_patch(content_type: Option<&str>, body: &[u8]) -> Result<TaskPatch,
         title,
         description,
         completed,
+        due_date,
+        priority,
+        tags,
     };
     if patch.is_empty() {
         return Err(ApiError::Validation(vec![FieldError::new(
             "body",
-            "must contain at least one of title, description, completed",
+            "must contain at least one of title, description, completed, due_date, priority, tags",
         )]));
     }
     Ok(patch)
@@ -216,6 +258,47 @@ fn bool_field(field: &str, value: &Value) -> Result<bool, FieldError> {
     })
 }
 
+/// `null` means "no due date"; a string must be a date that exists.
+fn due_date_field(value: &Value) -> Result<Option<DueDate>, FieldError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(text) => DueDate::parse("due_date", text).map(Some),
+        other => Err(FieldError::new(
+            "due_date",
+            format!(
+                "must be a date string (YYYY-MM-DD) or null, not {}",
+                json_kind(other)
+            ),
+        )),
+    }
+}
+
+fn priority_field(value: &Value) -> Result<Priority, FieldError> {
+    string_field("priority", value).and_then(|text| Priority::parse("priority", text))
+}
+
+/// An array of strings; `[]` means no tags.
+fn tags_field(value: &Value) -> Result<Tags, FieldError> {
+    let Value::Array(items) = value else {
+        return Err(FieldError::new(
+            "tags",
+            format!("must be an array of strings, not {}", json_kind(value)),
+        ));
+    };
+    let texts = items
+        .iter()
+        .map(|item| {
+            item.as_str().ok_or_else(|| {
+                FieldError::new(
+                    "tags",
+                    format!("must be an array of strings, not of {}", json_kind(item)),
+                )
+            })
+        })
+        .collect::<Result<Vec<&str>, _>>()?;
+    Tags::parse(texts)
+}
+
 /// `null` means "no description"; a string is validated.
 fn description_field(value: &Value) -> Result<Option<Description>, FieldError> {
     match value {
@@ -260,6 +343,16 @@ mod tests {
     }
 
     #[test]
+    fn the_next_link_keeps_every_filter_and_replaces_the_cursor() {
+        let url = "https://api.example/api/u/tasks?tag=a+b&tag=c&cursor=old&sort=due_date#frag";
+        let pairs = query_pairs(url);
+        assert_eq!(
+            with_cursor(url, &pairs, "new.cursor"),
+            "https://api.example/api/u/tasks?tag=a+b&tag=c&sort=due_date&cursor=new.cursor"
+        );
+    }
+
+    #[test]
     fn json_content_types_are_accepted_with_parameters_and_any_case() {
         for content_type in [
             "application/json",
@@ -293,7 +386,7 @@ mod tests {
 
     #[test]
     fn a_full_create_body_is_taken_and_unknown_fields_ignored() {
-        let body = br#"{"title":"t","description":"d","completed":true,"priority":9}"#;
+        let body = br#"{"title":"t","description":"d","completed":true,"colour":9}"#;
         let task = parse_new_task(JSON, body).unwrap();
         assert_eq!(task.description.unwrap().as_str(), "d");
         assert!(task.completed);
@@ -338,6 +431,46 @@ mod tests {
             let errors = field_errors(parse_new_task(JSON, body).unwrap_err());
             assert_eq!(errors, [("title".into(), "is required".into())]);
         }
+    }
+
+    #[test]
+    fn the_task_model_fields_are_parsed_with_defaults() {
+        let task = parse_new_task(JSON, br#"{"title":"t"}"#).unwrap();
+        assert_eq!((task.due_date, task.priority), (None, Priority::None));
+        assert!(task.tags.as_slice().is_empty());
+        let body = br#"{"title":"t","due_date":"2026-12-24","priority":"high","tags":["Gifts","gifts","home"]}"#;
+        let task = parse_new_task(JSON, body).unwrap();
+        assert_eq!(task.due_date.unwrap().to_text(), "2026-12-24");
+        assert_eq!(task.priority, Priority::High);
+        assert_eq!(task.tags.as_slice().len(), 2);
+    }
+
+    #[test]
+    fn invalid_task_model_fields_are_named() {
+        let body = br#"{"title":"t","due_date":"2026-02-30","priority":"urgent","tags":"home"}"#;
+        let errors = field_errors(parse_new_task(JSON, body).unwrap_err());
+        let fields: Vec<_> = errors.iter().map(|(field, _)| field.as_str()).collect();
+        assert_eq!(fields, ["due_date", "priority", "tags"]);
+        for body in [
+            &br#"{"title":"t","due_date":20261224}"#[..],
+            br#"{"title":"t","priority":3}"#,
+            br#"{"title":"t","tags":[1]}"#,
+        ] {
+            assert_eq!(
+                field_errors(parse_new_task(JSON, body).unwrap_err()).len(),
+                1
+            );
+        }
+    }
+
+    #[test]
+    fn a_patch_clears_due_dates_and_tags_and_leaves_absent_fields() {
+        let patch = parse_patch(JSON, br#"{"due_date":null,"tags":[]}"#).unwrap();
+        assert_eq!(patch.due_date, Some(None));
+        assert_eq!(patch.tags, Some(Tags::default()));
+        assert_eq!(patch.priority, None);
+        let only_priority = parse_patch(JSON, br#"{"priority":"low"}"#).unwrap();
+        assert_eq!((only_priority.due_date, only_priority.tags), (None, None));
     }
 
     #[test]

@@ -177,6 +177,48 @@ describe('the example web client in Chromium', { timeout: 900_000, skip: SKIP },
     }
   });
 
+  test('a todo app: due dates, priorities, tags, a tag filter, search, sorting and load more', async () => {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 1000 } });
+    const page = await context.newPage();
+    const user = newUser();
+    const api = new Api(stack.url);
+    try {
+      // 25 tasks already there: more than one page of 20.
+      for (let n = 0; n < 25; n += 1) await api.seed(user, { title: `old ${String(n).padStart(2, '0')}` });
+      await page.goto(`${allowedOrigin}/?api=${encodeURIComponent(stack.url)}&user=${user.id}`);
+      await page.fill('#token', user.token);
+      await settle(page, () => page.click('#connect'));
+      assert.equal((await titles(page)).length, 20);
+      assert.equal(await page.isVisible('#load-more'), true);
+      await settle(page, () => page.click('#load-more'));
+      assert.equal((await titles(page)).length, 25, 'the next page, through the Link header');
+      assert.equal(await page.isVisible('#load-more'), false);
+
+      await page.fill('#new-title', 'Buy presents');
+      await page.fill('#new-due', '2026-12-20');
+      await page.selectOption('#new-priority', 'high');
+      await page.fill('#new-tags', 'Gifts, errands');
+      await settle(page, () => page.click('#add-button'));
+      const stored = (await api.list(user, '?tag=gifts')).body;
+      assert.deepEqual(stored.map((task) => [task.title, task.due_date, task.priority, task.tags]),
+        [['Buy presents', '2026-12-20', 'high', ['gifts', 'errands']]]);
+      assert.match(await row(page, 'Buy presents').textContent(), /due 2026-12-20.*high priority.*#gifts/s);
+
+      await settle(page, () => row(page, 'Buy presents').locator('.tag', { hasText: '#errands' }).click());
+      assert.deepEqual(await titles(page), ['Buy presents'], 'filtered by the clicked tag');
+      await settle(page, () => page.click('#clear-tag'));
+      await page.fill('#search', 'old 1');
+      await settle(page, () => page.dispatchEvent('#search', 'change'));
+      assert.equal((await titles(page)).length, 10, 'old 10 to old 19');
+      await page.fill('#search', '');
+      await page.selectOption('#sort', 'priority');
+      await settle(page, () => page.dispatchEvent('#sort', 'change'));
+      assert.equal((await titles(page))[0], 'Buy presents', 'highest priority first');
+    } finally {
+      await context.close();
+    }
+  });
+
   test('an origin not in ALLOWED_ORIGINS is blocked by the browser', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();

@@ -28,12 +28,12 @@ describe('POST /api/{user_id}/tasks', () => {
   test('takes description and completed, and ignores unknown fields', async () => {
     const user = newUser();
     const response = await t.api.create(user, {
-      title: 'Write report', description: 'Q3 numbers\n  indented', completed: true, priority: 'high',
+      title: 'Write report', description: 'Q3 numbers\n  indented', completed: true, colour: 'red',
     });
     assert.equal(response.status, 201);
     assert.equal(response.body.description, 'Q3 numbers\n  indented');
     assert.equal(response.body.completed, true);
-    assert.equal('priority' in response.body, false);
+    assert.equal('colour' in response.body, false);
   });
 
   test('the Location header leads to the task', async () => {
@@ -80,7 +80,7 @@ describe('GET /api/{user_id}/tasks', () => {
   });
 
   test('invalid query values are 400 with one error per parameter', async () => {
-    const response = await t.api.list(newUser(), '?status=done&sort=priority&order=sideways');
+    const response = await t.api.list(newUser(), '?status=done&sort=colour&order=sideways');
     const problem = assertProblem(assert, response, 400);
     assert.deepEqual(problem.errors.map((error) => error.field), ['status', 'sort', 'order']);
     problem.errors.forEach((error) => assert.ok(error.message.length > 0));

@@ -189,7 +189,10 @@ export interface components {
          *       "description": null,
          *       "completed": false,
          *       "created_at": "2026-11-27T16:00:00.123456Z",
-         *       "updated_at": "2026-11-27T16:00:00.123456Z"
+         *       "updated_at": "2026-11-27T16:00:00.123456Z",
+         *       "due_date": null,
+         *       "priority": "none",
+         *       "tags": []
          *     }
          */
         Task: {
@@ -207,6 +210,9 @@ export interface components {
             completed: boolean;
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
+            due_date: components["schemas"]["DueDate"];
+            priority: components["schemas"]["Priority"];
+            tags: components["schemas"]["TaskTags"];
         };
         /**
          * Format: date-time
@@ -222,11 +228,20 @@ export interface components {
         /** @description At most 2000 characters, kept as sent; no NUL characters. `null` means none. */
         Description: string | null;
         /**
-         * @description A new task. Unknown fields are ignored.
+         * @description A new task. Unknown fields are ignored; `due_date`, `priority` and `tags` default to `null`, `none` and `[]`.
          * @example {
          *       "title": "Buy milk",
          *       "description": "2 litres",
          *       "completed": false
+         *     }
+         * @example {
+         *       "title": "Buy presents",
+         *       "due_date": "2026-12-20",
+         *       "priority": "high",
+         *       "tags": [
+         *         "gifts",
+         *         "errands"
+         *       ]
          *     }
          */
         TaskCreate: {
@@ -234,9 +249,12 @@ export interface components {
             description?: components["schemas"]["Description"];
             /** @description Defaults to false. */
             completed?: boolean;
+            due_date?: components["schemas"]["DueDate"];
+            priority?: components["schemas"]["Priority"];
+            tags?: components["schemas"]["Tags"];
         };
         /**
-         * @description A partial update: at least one of `title`, `description`, `completed` must be present (like `minProperties: 1`, counting only these three fields; unknown fields are ignored). `description: null` clears it.
+         * @description A partial update: at least one of `title`, `description`, `completed`, `due_date`, `priority`, `tags` must be present (like `minProperties: 1`, counting only these fields; unknown fields are ignored). An absent field is unchanged; `description: null` and `due_date: null` clear them, `tags: []` clears the tags.
          * @example {
          *       "title": "Buy oat milk"
          *     }
@@ -244,19 +262,53 @@ export interface components {
          *       "description": null,
          *       "completed": true
          *     }
+         * @example {
+         *       "due_date": null,
+         *       "tags": []
+         *     }
          */
         TaskUpdate: {
             title: components["schemas"]["Title"];
             description?: components["schemas"]["Description"];
             completed?: boolean;
+            due_date?: components["schemas"]["DueDate"];
+            priority?: components["schemas"]["Priority"];
+            tags?: components["schemas"]["Tags"];
         } | {
             title?: components["schemas"]["Title"];
             description: components["schemas"]["Description"];
             completed?: boolean;
+            due_date?: components["schemas"]["DueDate"];
+            priority?: components["schemas"]["Priority"];
+            tags?: components["schemas"]["Tags"];
         } | {
             title?: components["schemas"]["Title"];
             description?: components["schemas"]["Description"];
             completed: boolean;
+            due_date?: components["schemas"]["DueDate"];
+            priority?: components["schemas"]["Priority"];
+            tags?: components["schemas"]["Tags"];
+        } | {
+            title?: components["schemas"]["Title"];
+            description?: components["schemas"]["Description"];
+            completed?: boolean;
+            due_date: components["schemas"]["DueDate"];
+            priority?: components["schemas"]["Priority"];
+            tags?: components["schemas"]["Tags"];
+        } | {
+            title?: components["schemas"]["Title"];
+            description?: components["schemas"]["Description"];
+            completed?: boolean;
+            due_date?: components["schemas"]["DueDate"];
+            priority: components["schemas"]["Priority"];
+            tags?: components["schemas"]["Tags"];
+        } | {
+            title?: components["schemas"]["Title"];
+            description?: components["schemas"]["Description"];
+            completed?: boolean;
+            due_date?: components["schemas"]["DueDate"];
+            priority?: components["schemas"]["Priority"];
+            tags: components["schemas"]["Tags"];
         };
         /**
          * @description Sets `completed` to the given value. Send no body to toggle instead.
@@ -364,6 +416,35 @@ export interface components {
             status?: 503;
             errors?: never;
         };
+        /**
+         * Format: date
+         * @description A calendar date without a time zone, as `<input type="date">` gives it; `null` when there is none. A date that does not exist (`2026-02-30`) is a 400.
+         * @example 2026-12-24
+         */
+        DueDate: string | null;
+        /**
+         * @description How important the task is; `none` by default. Sorting by priority puts `high` first.
+         * @enum {string}
+         */
+        Priority: "none" | "low" | "medium" | "high";
+        /**
+         * @description Case-insensitive labels: at most 20 (after removing duplicates), each a `Tag`.
+         * @example [
+         *       "home",
+         *       "errands"
+         *     ]
+         */
+        Tags: components["schemas"]["Tag"][];
+        /** @description A tag as sent: 1-32 characters after trimming white space, at least one of them not white space, no control characters. Compared case-insensitively. */
+        Tag: string;
+        /**
+         * @description The task's tags, lower-cased, duplicates removed, in first-seen order. (Lower-casing can lengthen a few characters, such as İ, so a stored tag may exceed the 32 characters it was sent with.)
+         * @example [
+         *       "errands",
+         *       "home"
+         *     ]
+         */
+        TaskTags: string[];
     };
     responses: {
         /** @description The preflight answer; no body. The Access-Control-* headers are present only when the request has an Origin in ALLOWED_ORIGINS. */
@@ -518,12 +599,29 @@ export interface components {
         TaskId: string;
         /** @description Which tasks to list. Any other value is a 400. */
         Status: "all" | "pending" | "completed";
-        /** @description The sort key: creation time, update time, or title (case-insensitive). Ties are broken by id. Any other value is a 400. */
-        Sort: "created" | "updated" | "title";
-        /** @description The direction; by default `desc`, except `asc` for `sort=title`. Any other value is a 400. */
+        /** @description The sort key: creation time, update time, title (case-insensitive), due date, or priority. Tasks without a due date come last in both directions of `due_date`. Ties are broken by id, so the order is total. Any other value is a 400. */
+        Sort: "created" | "updated" | "title" | "due_date" | "priority";
+        /** @description The direction; by default `desc` (newest, or highest priority, first), except `asc` for `sort=title` (A-Z) and `sort=due_date` (soonest first). Any other value is a 400. */
         Order: "asc" | "desc";
         /** @description Any non-empty segment: a preflight answers for the URL without looking the task up. */
         AnyTaskId: string;
+        /** @description A case-insensitive substring of the title or the description, 1-200 characters. */
+        Search: string;
+        /**
+         * @description Only tasks with one of these priorities: a comma-separated list, e.g. `high,medium`.
+         * @example high,medium
+         */
+        PriorityFilter: string;
+        /** @description Only tasks carrying every tag given; repeat the parameter for more than one (`tag=home&tag=errands`). Compared case-insensitively. */
+        Tag: components["schemas"]["Tag"][];
+        /** @description Only tasks due on or before this date (tasks without a due date are left out). */
+        DueBefore: string;
+        /** @description Only tasks due on or after this date (tasks without a due date are left out). */
+        DueAfter: string;
+        /** @description At most this many tasks (1-1000). Without it, at most 1000. When more remain, the response carries `Link: <...>; rel="next"`. */
+        Limit: number;
+        /** @description Where a page starts: the opaque value from a `next` link. Keyset paging: following `next` never repeats a task and never skips one that existed throughout, while others write. A cursor that was tampered with, is another user's, or was issued for other filters or another sort is a 400. An empty `cursor` is the first page. */
+        Cursor: string;
     };
     requestBodies: never;
     headers: {
@@ -547,6 +645,8 @@ export interface components {
         "Access-Control-Allow-Headers": string;
         /** @description On a preflight from an allowed origin: how long the browser may cache it (86400 s). */
         "Access-Control-Max-Age": string;
+        /** @description `<URL>; rel="next"` (RFC 8288) when more tasks remain: the same filters and sort with the next `cursor`. Absent on the last page. */
+        Link: string;
     };
     pathItems: never;
 }
@@ -670,10 +770,27 @@ export interface operations {
             query?: {
                 /** @description Which tasks to list. Any other value is a 400. */
                 status?: components["parameters"]["Status"];
-                /** @description The sort key: creation time, update time, or title (case-insensitive). Ties are broken by id. Any other value is a 400. */
+                /** @description A case-insensitive substring of the title or the description, 1-200 characters. */
+                q?: components["parameters"]["Search"];
+                /**
+                 * @description Only tasks with one of these priorities: a comma-separated list, e.g. `high,medium`.
+                 * @example high,medium
+                 */
+                priority?: components["parameters"]["PriorityFilter"];
+                /** @description Only tasks carrying every tag given; repeat the parameter for more than one (`tag=home&tag=errands`). Compared case-insensitively. */
+                tag?: components["parameters"]["Tag"];
+                /** @description Only tasks due on or before this date (tasks without a due date are left out). */
+                due_before?: components["parameters"]["DueBefore"];
+                /** @description Only tasks due on or after this date (tasks without a due date are left out). */
+                due_after?: components["parameters"]["DueAfter"];
+                /** @description The sort key: creation time, update time, title (case-insensitive), due date, or priority. Tasks without a due date come last in both directions of `due_date`. Ties are broken by id, so the order is total. Any other value is a 400. */
                 sort?: components["parameters"]["Sort"];
-                /** @description The direction; by default `desc`, except `asc` for `sort=title`. Any other value is a 400. */
+                /** @description The direction; by default `desc` (newest, or highest priority, first), except `asc` for `sort=title` (A-Z) and `sort=due_date` (soonest first). Any other value is a 400. */
                 order?: components["parameters"]["Order"];
+                /** @description At most this many tasks (1-1000). Without it, at most 1000. When more remain, the response carries `Link: <...>; rel="next"`. */
+                limit?: components["parameters"]["Limit"];
+                /** @description Where a page starts: the opaque value from a `next` link. Keyset paging: following `next` never repeats a task and never skips one that existed throughout, while others write. A cursor that was tampered with, is another user's, or was issued for other filters or another sort is a 400. An empty `cursor` is the first page. */
+                cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
             path: {
@@ -687,11 +804,12 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The tasks, a bare JSON array (possibly empty). */
+            /** @description The tasks, a bare JSON array (possibly empty), at most `limit` of them. */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "Cache-Control": components["headers"]["Cache-Control"];
+                    Link: components["headers"]["Link"];
                     [name: string]: unknown;
                 };
                 content: {

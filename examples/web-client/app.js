@@ -28,6 +28,11 @@ class ApiError extends Error {
  * message is the problem's `detail`, or a network error (which is also how a CORS refusal looks).
  */
 async function api(method, path, body) {
+  return (await send(`${settings.base}${path}`, method, body)).data;
+}
+
+/** Sends one request to the API; resolves to { data, response }. */
+async function send(url, method = 'GET', body = undefined) {
   const headers = { Authorization: `Bearer ${settings.token}` };
   const init = { method, headers };
   if (body !== undefined) {
@@ -36,7 +41,7 @@ async function api(method, path, body) {
   }
   let response;
   try {
-    response = await fetch(`${settings.base}${path}`, init);
+    response = await fetch(url, init);
   } catch (error) {
     throw new ApiError(
       `Network error (${error.message}): is the API running at ${settings.base}, and is this page's origin ` +
@@ -45,12 +50,12 @@ async function api(method, path, body) {
   }
   // Readable cross-origin only because the API lists it in Access-Control-Expose-Headers.
   $('#request-id').textContent = response.headers.get('X-Request-Id') ?? '(not exposed)';
-  if (response.status === 204) return null;
+  if (response.status === 204) return { data: null, response };
   const data = await response.json().catch(() => undefined);
   if (!response.ok) {
     throw new ApiError(data?.detail ?? `HTTP ${response.status}`, data);
   }
-  return data;
+  return { data, response };
 }
 
 const tasksPath = () => `/api/${encodeURIComponent(settings.user)}/tasks`;
@@ -91,12 +96,35 @@ async function act(action) {
   }
 }
 
+/** The tag the list is filtered by, set by clicking a tag chip. */
+let tagFilter = '';
+/** The next page's URL, from the last response's `Link: <…>; rel="next"`. */
+let nextPage = null;
+/** Tasks shown so far. */
+let shown = [];
+const PAGE_SIZE = 20;
+
+function listQuery() {
+  const query = new URLSearchParams({ status: $('#status-filter').value, sort: $('#sort').value, limit: String(PAGE_SIZE) });
+  const search = $('#search').value.trim();
+  if (search) query.set('q', search);
+  if (tagFilter) query.append('tag', tagFilter);
+  return query;
+}
+
+/** Loads the first page; "Load more" follows the `next` link (keyset paging). */
 async function loadTasks() {
   if (!settings.user) throw new ApiError('Enter a user id (or a token whose `sub` names one), then load.');
-  const query = new URLSearchParams({ status: $('#status-filter').value, sort: $('#sort').value });
-  /** @type {Task[]} */
-  const tasks = await api('GET', `${tasksPath()}?${query}`);
-  render(tasks);
+  shown = [];
+  await loadPage(`${settings.base}${tasksPath()}?${listQuery()}`);
+}
+
+/** Appends a page of tasks; its Link header (exposed by the API) names the next one. */
+async function loadPage(url) {
+  const { data, response } = await send(url);
+  shown = [...shown, ...data];
+  nextPage = response.headers.get('Link')?.match(/<([^>]+)>;\s*rel="next"/)?.[1] ?? null;
+  render(shown);
 }
 
 /** @param {Task[]} tasks */
@@ -104,7 +132,10 @@ function render(tasks) {
   const list = $('#tasks');
   list.replaceChildren(...tasks.map(taskItem));
   $('#empty').hidden = tasks.length > 0;
-  $('#count').textContent = `(${tasks.length})`;
+  $('#count').textContent = `(${tasks.length}${nextPage ? '+' : ''})`;
+  $('#load-more').hidden = !nextPage;
+  $('#tag-filter').hidden = !tagFilter;
+  $('#clear-tag').textContent = `${tagFilter} ✕`;
 }
 
 /** @param {Task} task */
@@ -114,6 +145,22 @@ function taskItem(task) {
   item.classList.toggle('done', task.completed);
   item.querySelector('.title').textContent = task.title;
   item.querySelector('.description').textContent = task.description ?? '';
+  const today = new Date().toISOString().slice(0, 10);
+  const due = item.querySelector('.due');
+  due.textContent = task.due_date ? `due ${task.due_date}` : '';
+  due.classList.toggle('overdue', Boolean(task.due_date && task.due_date < today && !task.completed));
+  item.querySelector('.priority').textContent = task.priority === 'none' ? '' : `${task.priority} priority`;
+  item.querySelector('.tags').replaceChildren(...task.tags.map((tag) => {
+    const chip = document.createElement('button');
+    chip.type = 'button';
+    chip.className = 'tag';
+    chip.textContent = `#${tag}`;
+    chip.addEventListener('click', () => act(async () => {
+      tagFilter = tag;
+      await loadTasks();
+    }));
+    return chip;
+  }));
   const toggle = item.querySelector('.toggle');
   toggle.checked = task.completed;
   toggle.addEventListener('change', () => act(async () => {
@@ -271,21 +318,30 @@ function start() {
     event.preventDefault();
     act(async () => {
       const description = $('#new-description').value;
+      const tags = $('#new-tags').value.split(',').map((tag) => tag.trim()).filter(Boolean);
       /** @type {Task} */
       const created = await api('POST', tasksPath(), {
         title: $('#new-title').value,
         ...(description ? { description } : {}),
+        ...($('#new-due').value ? { due_date: $('#new-due').value } : {}),
+        priority: $('#new-priority').value,
+        tags,
       });
-      $('#new-title').value = '';
-      $('#new-description').value = '';
+      for (const field of ['#new-title', '#new-description', '#new-due', '#new-tags']) $(field).value = '';
+      $('#new-priority').value = 'none';
       showMessage(`Added "${created.title}".`);
       await loadTasks();
     });
   });
 
-  for (const control of [$('#status-filter'), $('#sort')]) {
+  for (const control of [$('#status-filter'), $('#sort'), $('#search')]) {
     control.addEventListener('change', () => act(loadTasks));
   }
+  $('#clear-tag').addEventListener('click', () => act(async () => {
+    tagFilter = '';
+    await loadTasks();
+  }));
+  $('#load-more').addEventListener('click', () => act(() => loadPage(nextPage)));
   document.body.dataset.busy = 'false';
   document.body.dataset.actions = '0';
 }

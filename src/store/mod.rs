@@ -18,7 +18,8 @@ use worker::Env;
 
 use crate::auth::Caller;
 use crate::config::DatabaseConfig;
-use crate::domain::{CompletionChange, ListQuery, NewTask, Task, TaskId, TaskPatch};
+use crate::cursor::Position;
+use crate::domain::{CompletionChange, ListQuery, NewTask, Priority, Task, TaskId, TaskPatch};
 use hyperdrive::HyperdriveTransport;
 use neon_http::NeonHttpTransport;
 use sql::Statement;
@@ -51,8 +52,14 @@ pub type Row = Vec<Option<String>>;
 pub trait TaskStore {
     /// Proves the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
-    /// The user's tasks, filtered and sorted.
-    async fn list(&self, caller: &Caller, query: &ListQuery) -> Result<Vec<Task>, StoreError>;
+    /// The user's tasks, filtered and sorted: at most `query.limit + 1`, starting after `after`
+    /// (the extra task says whether another page follows).
+    async fn list(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+        after: Option<&Position>,
+    ) -> Result<Vec<Task>, StoreError>;
     /// Stores a new task and returns it as stored.
     async fn create(&self, caller: &Caller, task: &NewTask) -> Result<Task, StoreError>;
     /// One task, if the user has it.
@@ -148,8 +155,13 @@ impl<T: Transport> TaskStore for SqlStore<T> {
             .map(drop)
     }
 
-    async fn list(&self, caller: &Caller, query: &ListQuery) -> Result<Vec<Task>, StoreError> {
-        self.rows(caller, sql::list_tasks(caller, query))
+    async fn list(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+        after: Option<&Position>,
+    ) -> Result<Vec<Task>, StoreError> {
+        self.rows(caller, sql::list_tasks(caller, query, after))
             .await?
             .into_iter()
             .map(task_from_row)
@@ -230,17 +242,25 @@ fn row_shape(row: &Row) -> String {
 pub fn task_from_row(row: Row) -> Result<Task, StoreError> {
     let malformed = || {
         StoreError::Internal(format!(
-            "unexpected task row shape (expected id, user_id, title, description, completed, created_at, updated_at): {}",
+            "unexpected task row shape (expected id, user_id, title, description, completed, created_at, updated_at, due_date, priority, tags): {}",
             row_shape(&row)
         ))
     };
-    let [id, user_id, title, description, completed, created_at, updated_at]: [Option<String>; 7] =
+    let [id, user_id, title, description, completed, created_at, updated_at, due_date, priority, tags]: [Option<String>; sql::TASK_WIDTH] =
         row.clone().try_into().map_err(|_| malformed())?;
     let completed = match completed.as_deref() {
         Some("true") => true,
         Some("false") => false,
         _ => return Err(malformed()),
     };
+    let priority = priority
+        .as_deref()
+        .and_then(Priority::from_rank)
+        .ok_or_else(malformed)?;
+    let tags: Vec<String> = tags
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .ok_or_else(malformed)?;
     match (id, user_id, title, created_at, updated_at) {
         (Some(id), Some(user_id), Some(title), Some(created_at), Some(updated_at)) => Ok(Task {
             id,
@@ -250,6 +270,9 @@ pub fn task_from_row(row: Row) -> Result<Task, StoreError> {
             completed,
             created_at,
             updated_at,
+            due_date,
+            priority,
+            tags,
         }),
         _ => Err(malformed()),
     }
@@ -309,11 +332,17 @@ mod tests {
             Some("true"),
             Some("2026-11-27T16:00:00.000001Z"),
             Some("2026-11-27T16:00:01.000000Z"),
+            Some("2026-12-24"),
+            Some("3"),
+            Some(r#"["gifts","home"]"#),
         ]))
         .unwrap();
         assert_eq!(task.description, None);
         assert!(task.completed);
         assert_eq!(task.updated_at, "2026-11-27T16:00:01.000000Z");
+        assert_eq!(task.due_date.as_deref(), Some("2026-12-24"));
+        assert_eq!(task.priority, Priority::High);
+        assert_eq!(task.tags, ["gifts", "home"]);
     }
 
     #[test]
@@ -322,26 +351,27 @@ mod tests {
             task_from_row(row(&[Some("id")])),
             Err(StoreError::Internal(_))
         ));
-        let bad_bool = row(&[
+        let good = [
             Some("i"),
             Some("u"),
             Some("t"),
-            None,
-            Some("t"),
-            Some("c"),
-            Some("u"),
-        ]);
-        assert!(task_from_row(bad_bool).is_err());
-        let null_title = row(&[
-            Some("i"),
-            Some("u"),
-            None,
             None,
             Some("false"),
             Some("c"),
             Some("u"),
-        ]);
-        assert!(task_from_row(null_title).is_err());
+            None,
+            Some("0"),
+            Some("[]"),
+        ];
+        assert!(task_from_row(row(&good)).is_ok());
+        for (column, bad) in [(4, Some("t")), (2, None), (8, Some("7")), (9, Some("{a}"))] {
+            let mut broken = good;
+            broken[column] = bad;
+            assert!(
+                task_from_row(row(&broken)).is_err(),
+                "column {column} = {bad:?}"
+            );
+        }
     }
 
     #[test]

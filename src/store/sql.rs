@@ -17,6 +17,7 @@
 //!   cache.
 
 use crate::auth::Caller;
+use crate::cursor::Position;
 use crate::domain::{
     CompletionChange, ListQuery, NewTask, SortKey, SortOrder, StatusFilter, TaskId, TaskPatch,
     UserId,
@@ -46,10 +47,26 @@ pub struct Statement {
 /// and DateStyle, which a pooled connection does not let us set.
 pub const TASK_COLUMNS: &str = "id::text, user_id, title, description, completed::text, \
      to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
-     to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+     to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+     to_char(due_date, 'YYYY-MM-DD'), priority::text, to_json(tags)::text";
 
 /// Task rows are [`TASK_COLUMNS`] wide.
-const TASK_WIDTH: usize = 7;
+pub const TASK_WIDTH: usize = 10;
+
+/// A text[] parameter as PostgreSQL's array literal: every element double-quoted, with `"`
+/// and `\` escaped, so no element can end the literal early.
+fn text_array(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let quoted: Vec<String> = items
+        .into_iter()
+        .map(|item| {
+            format!(
+                "\"{}\"",
+                item.as_ref().replace('\\', "\\\\").replace('"', "\\\"")
+            )
+        })
+        .collect();
+    format!("{{{}}}", quoted.join(","))
+}
 
 /// What a session caller's statement adds to its WHERE clause: the session must be the path
 /// user's. Empty for a caller whose token was verified already.
@@ -113,18 +130,15 @@ pub fn ping() -> Statement {
 /// gate can stop it.
 pub fn insert_task(caller: &Caller, task: &NewTask) -> Statement {
     let user = caller.user();
+    let row =
+        "$1::text, $2::uuid, $3::text, $4::text, $5::boolean, $6::date, $7::smallint, $8::text[]";
     let values = match caller {
-        Caller::User(_) => {
-            "VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::boolean)".to_owned()
-        }
-        Caller::Session { .. } => format!(
-            "SELECT $1::text, $2::uuid, $3::text, $4::text, $5::boolean WHERE true{}",
-            gate(caller)
-        ),
+        Caller::User(_) => format!("VALUES ({row})"),
+        Caller::Session { .. } => format!("SELECT {row} WHERE true{}", gate(caller)),
     };
     let statement = Statement {
         text: format!(
-            "INSERT INTO tasks (user_id, id, title, description, completed) \
+            "INSERT INTO tasks (user_id, id, title, description, completed, due_date, priority, tags) \
              {values} \
              RETURNING {TASK_COLUMNS}"
         ),
@@ -138,6 +152,9 @@ pub fn insert_task(caller: &Caller, task: &NewTask) -> Statement {
                     .map(|text| text.as_str().to_owned()),
             ),
             Param::Bool(Some(task.completed)),
+            Param::Text(task.due_date.map(|date| date.to_text())),
+            Param::Text(Some(task.priority.rank().to_string())),
+            Param::Text(Some(text_array(task.tags.as_slice().iter().map(|tag| tag.as_str())))),
         ],
     };
     for_caller(caller, statement, TASK_WIDTH)
@@ -155,36 +172,104 @@ pub fn select_task(caller: &Caller, task: TaskId) -> Statement {
     for_caller(caller, statement, TASK_WIDTH)
 }
 
-/// Lists the user's tasks, filtered and ordered as asked. The id breaks ties, so the order
-/// is total and stable between calls.
-pub fn list_tasks(caller: &Caller, query: &ListQuery) -> Statement {
-    let filter = match query.status {
+/// The expression a list is ordered by, and how a cursor's value is cast to compare with it.
+/// Due dates order through `COALESCE` with the infinity that puts tasks without one last in
+/// either direction; each expression has an index of its own (see migrations/).
+fn sort_expression(sort: SortKey, order: SortOrder) -> (&'static str, &'static str) {
+    match (sort, order) {
+        (SortKey::Created, _) => ("created_at", "$K::timestamptz"),
+        (SortKey::Updated, _) => ("updated_at", "$K::timestamptz"),
+        (SortKey::Title, _) => ("lower(title)", "lower($K::text)"),
+        (SortKey::DueDate, SortOrder::Ascending) => (
+            "COALESCE(due_date, 'infinity'::date)",
+            "COALESCE($K::date, 'infinity'::date)",
+        ),
+        (SortKey::DueDate, SortOrder::Descending) => (
+            "COALESCE(due_date, '-infinity'::date)",
+            "COALESCE($K::date, '-infinity'::date)",
+        ),
+        (SortKey::Priority, _) => ("priority", "$K::smallint"),
+    }
+}
+
+/// Lists the user's tasks, filtered and ordered as asked, at most `query.limit + 1` of them
+/// (the extra one says whether another page follows), starting after `after` when paging.
+/// The id breaks ties, so the order is total, and paging is by key: a page starts strictly
+/// after the last task of the one before.
+pub fn list_tasks(caller: &Caller, query: &ListQuery, after: Option<&Position>) -> Statement {
+    let mut params = vec![Param::Text(Some(caller.user().as_str().to_owned()))];
+    let next = |param: Param, params: &mut Vec<Param>| {
+        params.push(param);
+        params.len()
+    };
+    let mut filters = String::new();
+    filters.push_str(match query.status {
         StatusFilter::All => "",
         StatusFilter::Pending => " AND NOT completed",
         StatusFilter::Completed => " AND completed",
+    });
+    if let Some(search) = &query.search {
+        let n = next(Param::Text(Some(search.like_pattern())), &mut params);
+        // The first test can use the trigram index over both texts; the second makes the match
+        // exact (a match across the joint of the two texts is not one).
+        filters.push_str(&format!(
+            " AND (title || ' ' || coalesce(description, '')) ILIKE ${n}::text \
+             AND (title ILIKE ${n}::text OR description ILIKE ${n}::text)"
+        ));
+    }
+    if !query.priorities.is_empty() {
+        let ranks = query
+            .priorities
+            .iter()
+            .map(|priority| priority.rank().to_string());
+        let n = next(Param::Text(Some(text_array(ranks))), &mut params);
+        filters.push_str(&format!(" AND priority = ANY(${n}::smallint[])"));
+    }
+    if !query.tags.is_empty() {
+        let n = next(
+            Param::Text(Some(text_array(query.tags.iter().map(|tag| tag.as_str())))),
+            &mut params,
+        );
+        filters.push_str(&format!(" AND tags @> ${n}::text[]"));
+    }
+    if let Some(date) = query.due_before {
+        let n = next(Param::Text(Some(date.to_text())), &mut params);
+        filters.push_str(&format!(" AND due_date <= ${n}::date"));
+    }
+    if let Some(date) = query.due_after {
+        let n = next(Param::Text(Some(date.to_text())), &mut params);
+        filters.push_str(&format!(" AND due_date >= ${n}::date"));
+    }
+    let (expression, cursor_cast) = sort_expression(query.sort, query.order);
+    let (direction, beyond) = match query.order {
+        SortOrder::Ascending => ("ASC", ">"),
+        SortOrder::Descending => ("DESC", "<"),
     };
-    let column = match query.sort {
-        SortKey::Created => "created_at",
-        SortKey::Updated => "updated_at",
-        SortKey::Title => "lower(title)",
-    };
-    let direction = match query.order {
-        SortOrder::Ascending => "ASC",
-        SortOrder::Descending => "DESC",
-    };
+    if let Some(position) = after {
+        let key = next(Param::Text(position.value.clone()), &mut params);
+        let id = next(Param::Text(Some(position.id.clone())), &mut params);
+        let cursor_value = cursor_cast.replace("$K", &format!("${key}"));
+        filters.push_str(&format!(
+            " AND ({expression}, id) {beyond} ({cursor_value}, ${id}::uuid)"
+        ));
+    }
+    let limit = next(
+        Param::Text(Some((query.limit + 1).to_string())),
+        &mut params,
+    );
     let gate = gate(caller);
     let statement = Statement {
         text: format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text{filter}{gate} \
-             ORDER BY {column} {direction}, id {direction}"
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text{filters}{gate} \
+             ORDER BY {expression} {direction}, id {direction} LIMIT ${limit}::bigint"
         ),
-        params: vec![Param::Text(Some(caller.user().as_str().to_owned()))],
+        params,
     };
     for_caller(caller, statement, TASK_WIDTH)
 }
 
-/// Applies a partial update and returns the task. `$4` says whether to touch the
-/// description at all, since NULL in `$5` means "clear it".
+/// Applies a partial update and returns the task. `$4` and `$7` say whether to touch the
+/// description and the due date at all, since NULL in `$5` and `$8` means "clear it".
 pub fn update_task(caller: &Caller, task: TaskId, patch: &TaskPatch) -> Statement {
     let mut params = user_and_task(caller.user(), task);
     params.extend([
@@ -198,13 +283,25 @@ pub fn update_task(caller: &Caller, task: TaskId, patch: &TaskPatch) -> Statemen
                 .map(|description| description.as_str().to_owned()),
         ),
         Param::Bool(patch.completed),
+        Param::Bool(Some(patch.due_date.is_some())),
+        Param::Text(patch.due_date.flatten().map(|date| date.to_text())),
+        Param::Text(patch.priority.map(|priority| priority.rank().to_string())),
+        Param::Text(
+            patch
+                .tags
+                .as_ref()
+                .map(|tags| text_array(tags.as_slice().iter().map(|tag| tag.as_str()))),
+        ),
     ]);
     let statement = Statement {
         text: format!(
             "UPDATE tasks SET \
              title = COALESCE($3::text, title), \
              description = CASE WHEN $4::boolean THEN $5::text ELSE description END, \
-             completed = COALESCE($6::boolean, completed) \
+             completed = COALESCE($6::boolean, completed), \
+             due_date = CASE WHEN $7::boolean THEN $8::date ELSE due_date END, \
+             priority = COALESCE($9::smallint, priority), \
+             tags = COALESCE($10::text[], tags) \
              WHERE user_id = $1::text AND id = $2::uuid{gate} \
              RETURNING {TASK_COLUMNS}",
             gate = gate(caller)
@@ -250,7 +347,7 @@ pub fn delete_task(caller: &Caller, task: TaskId) -> Statement {
 mod tests {
     use super::*;
     use crate::auth::{SessionSchema, SessionToken};
-    use crate::domain::{Description, Title};
+    use crate::domain::{Description, DueDate, Priority, Tags, Title};
 
     fn user() -> Caller {
         Caller::User(UserId::parse("user-1").unwrap())
@@ -277,11 +374,17 @@ mod tests {
             title: Title::parse("t").unwrap(),
             description: None,
             completed: false,
+            due_date: DueDate::parse("due_date", "2026-12-24").ok(),
+            priority: Priority::High,
+            tags: Tags::parse(["home"]).unwrap(),
         };
         let patch = TaskPatch {
             title: None,
             description: Some(None),
             completed: Some(true),
+            due_date: Some(None),
+            priority: Some(Priority::Low),
+            tags: Some(Tags::default()),
         };
         let mut statements = vec![
             insert_task(caller, &new_task),
@@ -290,22 +393,35 @@ mod tests {
             change_completion(caller, task, CompletionChange::Toggle),
             delete_task(caller, task),
         ];
+        let after = Position {
+            value: Some("2026-12-01T00:00:00.000000Z".to_owned()),
+            id: task.to_text(),
+        };
         for status in [
             StatusFilter::All,
             StatusFilter::Pending,
             StatusFilter::Completed,
         ] {
-            for sort in [SortKey::Created, SortKey::Updated, SortKey::Title] {
+            for sort in [
+                SortKey::Created,
+                SortKey::Updated,
+                SortKey::Title,
+                SortKey::DueDate,
+                SortKey::Priority,
+            ] {
                 for order in [SortOrder::Ascending, SortOrder::Descending] {
                     let query = ListQuery {
                         status,
                         sort,
                         order,
+                        ..ListQuery::default()
                     };
-                    statements.push(list_tasks(caller, &query));
+                    statements.push(list_tasks(caller, &query, None));
+                    statements.push(list_tasks(caller, &query, Some(&after)));
                 }
             }
         }
+        statements.push(list_tasks(caller, &every_filter(), Some(&after)));
         statements
     }
 
@@ -342,6 +458,9 @@ mod tests {
             title: Title::parse(hostile).unwrap(),
             description: Some(Description::parse(hostile).unwrap()),
             completed: false,
+            due_date: None,
+            priority: Priority::None,
+            tags: Tags::parse([hostile]).unwrap(),
         };
         let statement = insert_task(&user, &task);
         assert!(!statement.text.contains("DROP"));
@@ -356,10 +475,18 @@ mod tests {
             status: StatusFilter::Pending,
             sort: SortKey::Title,
             order: SortOrder::Ascending,
+            ..ListQuery::default()
         };
-        let text = list_tasks(&user(), &query).text;
-        assert!(text.contains("AND NOT completed"));
-        assert!(text.ends_with("ORDER BY lower(title) ASC, id ASC"));
+        let statement = list_tasks(&user(), &query, None);
+        assert!(statement.text.contains("AND NOT completed"));
+        assert!(statement
+            .text
+            .ends_with("ORDER BY lower(title) ASC, id ASC LIMIT $2::bigint"));
+        assert_eq!(
+            statement.params[1],
+            Param::Text(Some("1001".to_owned())),
+            "one more than a page"
+        );
     }
 
     #[test]
@@ -396,5 +523,59 @@ mod tests {
         for statement in statements_for(&user()) {
             assert!(!statement.text.contains("caller"), "{}", statement.text);
         }
+    }
+
+    fn every_filter() -> ListQuery {
+        ListQuery::parse([
+            ("q", "50%"),
+            ("priority", "high,low"),
+            ("tag", "home"),
+            ("tag", "say \"hi\""),
+            ("due_before", "2026-12-31"),
+            ("due_after", "2026-12-01"),
+            ("sort", "due_date"),
+            ("limit", "100"),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn every_filter_is_a_parameter_and_paging_is_by_key() {
+        let after = Position {
+            value: None,
+            id: "0190f0a0-0000-7000-8000-000000000000".to_owned(),
+        };
+        let statement = list_tasks(&user(), &every_filter(), Some(&after));
+        let text = &statement.text;
+        for fragment in [
+            "ILIKE $2::text",
+            "priority = ANY($3::smallint[])",
+            "tags @> $4::text[]",
+            "due_date <= $5::date",
+            "due_date >= $6::date",
+            "(COALESCE(due_date, 'infinity'::date), id) > (COALESCE($7::date, 'infinity'::date), $8::uuid)",
+            "ORDER BY COALESCE(due_date, 'infinity'::date) ASC, id ASC LIMIT $9::bigint",
+        ] {
+            assert!(text.contains(fragment), "{fragment} in {text}");
+        }
+        assert!(!text.contains("50%") && !text.contains("home"));
+        assert_eq!(statement.params[1], Param::Text(Some("%50\\%%".to_owned())));
+        assert_eq!(
+            statement.params[3],
+            Param::Text(Some("{\"home\",\"say \\\"hi\\\"\"}".to_owned())),
+            "array elements quoted and escaped"
+        );
+        assert_eq!(
+            statement.params[6],
+            Param::Text(None),
+            "no due date: the NULL sorts as infinity"
+        );
+    }
+
+    #[test]
+    fn descending_due_dates_still_put_tasks_without_one_last() {
+        let query = ListQuery::parse([("sort", "due_date"), ("order", "desc")]).unwrap();
+        let text = list_tasks(&user(), &query, None).text;
+        assert!(text.contains("ORDER BY COALESCE(due_date, '-infinity'::date) DESC, id DESC"));
     }
 }

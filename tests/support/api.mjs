@@ -97,8 +97,11 @@ export function assertProblem(assert, response, status) {
 /** The task JSON contract: exactly these fields, with these types and formats. */
 export function assertTaskShape(assert, task) {
   assert.deepEqual(Object.keys(task).sort(), [
-    'completed', 'created_at', 'description', 'id', 'title', 'updated_at', 'user_id',
+    'completed', 'created_at', 'description', 'due_date', 'id', 'priority', 'tags', 'title', 'updated_at', 'user_id',
   ]);
+  assert.ok(task.due_date === null || /^\d{4}-\d\d-\d\d$/.test(task.due_date), 'a date or null');
+  assert.ok(['none', 'low', 'medium', 'high'].includes(task.priority));
+  assert.ok(Array.isArray(task.tags) && task.tags.every((tag) => typeof tag === 'string' && tag === tag.toLowerCase()));
   assert.match(task.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUIDv7');
   assert.equal(typeof task.user_id, 'string');
   assert.equal(typeof task.title, 'string');

@@ -9,7 +9,9 @@
 // Every scenario rotates through many users, each with its own token: the isolation-heavy
 // shape of a multi-user API, where every statement is filtered by the caller's user id.
 
+import { spawnSync } from 'node:child_process';
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
+import { ROOT } from '../toolchain.mjs';
 import { signJwt } from '../jwt.mjs';
 import { httpRequest } from './wrk.mjs';
 
@@ -48,57 +50,36 @@ const NEW_TASK = { title: 'Benchmark task', description: 'Created by the benchma
 const PATCH = { title: 'Updated by the benchmark', description: 'Edited by the benchmark', completed: true };
 
 // ---------------------------------------------------------------------------------------------
-// The worker's SQL, as src/store/sql.rs builds it (after Rust's line continuations). Kept in
-// the Rust source's own form so tests/bench.test.mjs can check that every template still
-// appears verbatim in sql.rs: if a statement changes there, the test says the floor is stale.
+// The worker's SQL, exactly as src/store/sql.rs builds it for these request bodies: emitted by
+// the worker's own code (examples/sql-statements.rs), so the floor cannot drift from it.
 
-/** sql::TASK_COLUMNS. */
-export const TASK_COLUMNS =
-  "id::text, user_id, title, description, completed::text, " +
-  "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), " +
-  "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+/** The statements by scenario: { ping, list, select, insert, update, toggle, delete }. */
+export function workerStatements() {
+  const run = spawnSync('cargo', ['run', '--quiet', '--example', 'sql-statements', '--', JSON.stringify(NEW_TASK), JSON.stringify(PATCH)], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (run.status !== 0) throw new Error(`cargo run --example sql-statements failed:\n${run.stderr}`);
+  return JSON.parse(run.stdout);
+}
 
-/** The statement templates of sql.rs, by the function that builds them. */
-export const SQL_TEMPLATES = {
-  ping: 'SELECT clock_timestamp()::text',
-  list_tasks:
-    'SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text{filter}{gate} ORDER BY {column} {direction}, id {direction}',
-  select_task: 'SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text AND id = $2::uuid{gate}',
-  insert_task: 'INSERT INTO tasks (user_id, id, title, description, completed) {values} RETURNING {TASK_COLUMNS}',
-  insert_values: 'VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::boolean)',
-  update_task:
-    'UPDATE tasks SET title = COALESCE($3::text, title), ' +
-    'description = CASE WHEN $4::boolean THEN $5::text ELSE description END, ' +
-    'completed = COALESCE($6::boolean, completed) WHERE user_id = $1::text AND id = $2::uuid{gate} ' +
-    'RETURNING {TASK_COLUMNS}',
-  change_completion:
-    'UPDATE tasks SET completed = COALESCE($3::boolean, NOT completed) ' +
-    'WHERE user_id = $1::text AND id = $2::uuid{gate} RETURNING {TASK_COLUMNS}',
-  delete_task: 'DELETE FROM tasks WHERE user_id = $1::text AND id = $2::uuid{gate} RETURNING id::text',
-};
+const SQL = workerStatements();
 
 /**
- * What the templates' placeholders hold for a caller whose token was verified (the benchmark's
- * HS256 tokens): no session gate, and the plain VALUES form of the insert.
+ * A statement for pgbench: each `$n` becomes the pgbench variable `variables[n]` (sent as a
+ * parameter in extended mode) or, without one, the worker's own value for it as a literal
+ * (NULL for none: pgbench cannot bind NULL). String literals holding a colon are rewritten as
+ * equal U&'' literals, because pgbench would take `:MI` inside a literal for a variable.
  */
-const VERIFIED_CALLER = { gate: '', values: SQL_TEMPLATES.insert_values };
-
-/**
- * A statement for pgbench: the template filled in, each `$n` replaced by the pgbench variable
- * `params[n-1]` (sent as a parameter in extended mode) or, for `null`, a NULL literal
- * (pgbench cannot bind NULL). String literals holding a colon are rewritten as equal U&''
- * literals, because pgbench would take `:MI` inside a literal for a variable.
- */
-function pgbenchStatement(template, params, fill = {}) {
-  let text = template.replaceAll('{TASK_COLUMNS}', TASK_COLUMNS);
-  for (const [name, value] of Object.entries({ ...VERIFIED_CALLER, ...fill })) text = text.replaceAll(`{${name}}`, value);
-  text = text.replace(/'((?:[^']|'')*)'/g, (literal, body) =>
-    body.includes(':') ? `U&'${body.replaceAll('\\', '\\005C').replaceAll(':', '\\003A')}'` : literal,
+function pgbenchStatement(statement, variables = {}) {
+  const literal = (value) => (value === null ? 'NULL' : `'${value.replaceAll("'", "''")}'`);
+  const text = statement.text.replace(/'((?:[^']|'')*)'/g, (quoted, body) =>
+    body.includes(':') ? `U&'${body.replaceAll('\\', '\\005C').replaceAll(':', '\\003A')}'` : quoted,
   );
   return text.replace(/\$(\d+)/g, (_, n) => {
-    const name = params[Number(n) - 1];
-    if (name === undefined) throw new Error(`no parameter for $${n} in ${template}`);
-    return name === null ? 'NULL' : `:${name}`;
+    const index = Number(n);
+    if (index > statement.params.length) throw new Error(`no parameter for $${n} in ${statement.text}`);
+    return variables[index] ? `:${variables[index]}` : literal(statement.params[index - 1]);
   });
 }
 
@@ -209,8 +190,7 @@ export class Workload {
       return { user: this.readUsers[u].id, task: readTaskId(u, i % TASKS_PER_USER) };
     });
     const pairDefines = Object.fromEntries(floorPairs.flatMap((pair, i) => [[`u${i}`, pair.user], [`t${i}`, pair.task]]));
-    const perPair = (template, params, fill) =>
-      floorPairs.map((_, i) => pgbenchStatement(template, params(i), fill));
+    const perPair = (statement, variables) => floorPairs.map((_, i) => pgbenchStatement(statement, variables(i)));
 
     return [
       {
@@ -218,7 +198,7 @@ export class Workload {
         label: 'GET /ready (a database round trip)',
         expect: 200,
         requests: (origin) => [httpRequest(origin, { method: 'GET', path: '/ready' })],
-        floor: () => ({ scripts: [pgbenchStatement(SQL_TEMPLATES.ping, [])], defines: {} }),
+        floor: () => ({ scripts: [pgbenchStatement(SQL.ping)], defines: {} }),
       },
       {
         name: 'unauthorized',
@@ -238,7 +218,7 @@ export class Workload {
           this.readUsers.map((user) => httpRequest(origin, { method: 'GET', path: `/api/${user.id}/tasks`, headers: auth(user.token) })),
         // The default query: all tasks, newest first.
         floor: () => ({
-          scripts: perPair(SQL_TEMPLATES.list_tasks, (i) => [`u${i}`], { filter: '', column: 'created_at', direction: 'DESC' }),
+          scripts: perPair(SQL.list, (i) => ({ 1: `u${i}` })),
           defines: pairDefines,
         }),
       },
@@ -252,7 +232,7 @@ export class Workload {
           ),
         // The same statement as with HS256: the difference is the signature check alone.
         floor: () => ({
-          scripts: perPair(SQL_TEMPLATES.list_tasks, (i) => [`u${i}`], { filter: '', column: 'created_at', direction: 'DESC' }),
+          scripts: perPair(SQL.list, (i) => ({ 1: `u${i}` })),
           defines: pairDefines,
         }),
       },
@@ -275,7 +255,7 @@ export class Workload {
           pairs.map(({ user, task }) =>
             httpRequest(origin, { method: 'GET', path: `/api/${user.id}/tasks/${task}`, headers: auth(user.token) }),
           ),
-        floor: () => ({ scripts: perPair(SQL_TEMPLATES.select_task, (i) => [`u${i}`, `t${i}`]), defines: pairDefines }),
+        floor: () => ({ scripts: perPair(SQL.select, (i) => ({ 1: `u${i}`, 2: `t${i}` })), defines: pairDefines }),
       },
       {
         name: 'update',
@@ -286,8 +266,8 @@ export class Workload {
             httpRequest(origin, { method: 'PUT', path: `/api/${user.id}/tasks/${task}`, headers: auth(user.token), body: PATCH }),
           ),
         floor: () => ({
-          scripts: perPair(SQL_TEMPLATES.update_task, (i) => [`u${i}`, `t${i}`, 'title', 'touch', 'description', 'completed']),
-          defines: { ...pairDefines, title: PATCH.title, touch: 'true', description: PATCH.description, completed: String(PATCH.completed) },
+          scripts: perPair(SQL.update, (i) => ({ 1: `u${i}`, 2: `t${i}` })),
+          defines: pairDefines,
         }),
       },
       {
@@ -299,7 +279,7 @@ export class Workload {
             httpRequest(origin, { method: 'PATCH', path: `/api/${user.id}/tasks/${task}/complete`, headers: auth(user.token) }),
           ),
         // An empty body toggles: the completion parameter is NULL.
-        floor: () => ({ scripts: perPair(SQL_TEMPLATES.change_completion, (i) => [`u${i}`, `t${i}`, null]), defines: pairDefines }),
+        floor: () => ({ scripts: perPair(SQL.toggle, (i) => ({ 1: `u${i}`, 2: `t${i}` })), defines: pairDefines }),
       },
       {
         name: 'create',
@@ -316,14 +296,9 @@ export class Workload {
             scripts: users.map(
               (_, i) =>
                 "SELECT 'ffffffff-0000-7000-8000-' || lpad(to_hex(nextval('bench_floor_ids')), 12, '0') AS id \\gset\n" +
-                pgbenchStatement(SQL_TEMPLATES.insert_task, [`w${i}`, 'id', 'title', 'description', 'completed']),
+                pgbenchStatement(SQL.insert, { 1: `w${i}`, 2: 'id' }),
             ),
-            defines: {
-              ...Object.fromEntries(users.map((user, i) => [`w${i}`, user.id])),
-              title: NEW_TASK.title,
-              description: NEW_TASK.description,
-              completed: String(NEW_TASK.completed),
-            },
+            defines: Object.fromEntries(users.map((user, i) => [`w${i}`, user.id])),
           };
         },
       },
@@ -346,7 +321,7 @@ export class Workload {
             `SELECT 'bench-delete-' || lpad((n % ${DELETE_USERS})::text, 3, '0') AS user_id, ` +
               "'d0000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0') AS task_id " +
               "FROM (SELECT nextval('bench_delete_ids') AS n) AS next \\gset\n" +
-              pgbenchStatement(SQL_TEMPLATES.delete_task, ['user_id', 'task_id']),
+              pgbenchStatement(SQL.delete, { 1: 'user_id', 2: 'task_id' }),
           ],
           defines: {},
         }),

@@ -1,0 +1,209 @@
+//! Opaque list cursors for keyset paging.
+//!
+//! A cursor names the last task of a page by its sort value and id, so the next page starts
+//! right after it (no OFFSET: inserts and deletes elsewhere neither repeat nor skip a task that
+//! existed throughout). It is signed with a key derived from `BETTER_AUTH_SECRET` over the
+//! user and the query's filters and order: a tampered cursor, another user's cursor, or a
+//! cursor used with other filters or another sort is refused with a 400. It carries only the
+//! last task's sort value and id, both the caller's own.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{FieldError, ListQuery, SortKey, Task};
+
+/// Bytes of the signature kept: 128 bits.
+const SIGNATURE_BYTES: usize = 16;
+
+/// Signs and checks cursors.
+pub struct CursorKey([u8; 32]);
+
+impl std::fmt::Debug for CursorKey {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("CursorKey(<redacted>)")
+    }
+}
+
+/// Where a page starts: after the task with this sort value and id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// The last task's sort value, as text (`None` for a task without a due date).
+    #[serde(rename = "v")]
+    pub value: Option<String>,
+    /// The last task's id.
+    #[serde(rename = "i")]
+    pub id: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    /// The first bytes of the query's fingerprint, to tell "other filters" from tampering.
+    #[serde(rename = "q")]
+    query: String,
+    #[serde(flatten)]
+    position: Position,
+}
+
+impl CursorKey {
+    /// A key for cursors only, derived from the secret.
+    pub fn derive(secret: &str) -> Self {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+            .expect("HMAC takes any key");
+        mac.update(b"edge-task-api list cursor v1");
+        Self(mac.finalize().into_bytes().into())
+    }
+
+    fn signature(&self, user: &str, payload: &str) -> Hmac<Sha256> {
+        let mut mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC takes any key");
+        mac.update(user.as_bytes());
+        mac.update(&[0]);
+        mac.update(payload.as_bytes());
+        mac
+    }
+
+    /// The cursor for the page after `last`, for this user and query.
+    pub fn encode(&self, user: &str, query: &ListQuery, last: &Task) -> String {
+        let payload = Payload {
+            query: fingerprint_digest(query),
+            position: position_of(query.sort, last),
+        };
+        let payload = serde_json::to_string(&payload).expect("a cursor payload serializes");
+        let signature = self.signature(user, &payload).finalize().into_bytes();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(&signature[..SIGNATURE_BYTES])
+        )
+    }
+
+    /// The position a cursor names, if it is this user's and this query's.
+    pub fn decode(
+        &self,
+        user: &str,
+        query: &ListQuery,
+        cursor: &str,
+    ) -> Result<Position, FieldError> {
+        let invalid = || {
+            FieldError::new(
+                "cursor",
+                "is not a cursor this API issued for this user; start again without it",
+            )
+        };
+        let (payload, signature) = cursor.split_once('.').ok_or_else(invalid)?;
+        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
+        let payload = String::from_utf8(payload).map_err(|_| invalid())?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| invalid())?;
+        self.signature(user, &payload)
+            .verify_truncated_left(&signature)
+            .map_err(|_| invalid())?;
+        if signature.len() != SIGNATURE_BYTES {
+            return Err(invalid());
+        }
+        let payload: Payload = serde_json::from_str(&payload).map_err(|_| invalid())?;
+        if payload.query != fingerprint_digest(query) {
+            return Err(FieldError::new(
+                "cursor",
+                "was issued for other filters or another sort; follow the Link it came with, or start again without it",
+            ));
+        }
+        Ok(payload.position)
+    }
+}
+
+fn fingerprint_digest(query: &ListQuery) -> String {
+    let digest = Sha256::digest(query.fingerprint().as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..8])
+}
+
+/// The sort value of a task, as the list statement compares it.
+fn position_of(sort: SortKey, task: &Task) -> Position {
+    let value = match sort {
+        SortKey::Created => Some(task.created_at.clone()),
+        SortKey::Updated => Some(task.updated_at.clone()),
+        SortKey::Title => Some(task.title.clone()),
+        SortKey::DueDate => task.due_date.clone(),
+        SortKey::Priority => Some(task.priority.rank().to_string()),
+    };
+    Position {
+        value,
+        id: task.id.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Priority;
+
+    fn task() -> Task {
+        Task {
+            id: "0190f0a0-0000-7000-8000-000000000001".to_owned(),
+            user_id: "alice".to_owned(),
+            title: "Buy milk".to_owned(),
+            description: None,
+            completed: false,
+            created_at: "2026-12-01T10:00:00.000001Z".to_owned(),
+            updated_at: "2026-12-01T10:00:00.000001Z".to_owned(),
+            due_date: None,
+            priority: Priority::High,
+            tags: Vec::new(),
+        }
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> ListQuery {
+        ListQuery::parse(pairs.iter().copied()).unwrap()
+    }
+
+    #[test]
+    fn a_cursor_round_trips_for_its_user_and_query() {
+        let key = CursorKey::derive("a-secret-of-at-least-thirty-two-bytes!");
+        let by_priority = query(&[("sort", "priority"), ("tag", "home")]);
+        let cursor = key.encode("alice", &by_priority, &task());
+        let position = key.decode("alice", &by_priority, &cursor).unwrap();
+        assert_eq!(position.value.as_deref(), Some("3"));
+        assert_eq!(position.id, task().id);
+        let paged = query(&[("sort", "priority"), ("tag", "home"), ("limit", "10")]);
+        assert!(
+            key.decode("alice", &paged, &cursor).is_ok(),
+            "the page size may change"
+        );
+    }
+
+    #[test]
+    fn tampered_foreign_and_mismatched_cursors_are_refused() {
+        let key = CursorKey::derive("a-secret-of-at-least-thirty-two-bytes!");
+        let default = query(&[]);
+        let cursor = key.encode("alice", &default, &task());
+        let (payload, signature) = cursor.split_once('.').unwrap();
+        let forged_payload = URL_SAFE_NO_PAD.encode(
+            String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap())
+                .unwrap()
+                .replace("2026", "2027"),
+        );
+        for bad in [
+            format!("{forged_payload}.{signature}"),
+            format!("{payload}.{}", URL_SAFE_NO_PAD.encode([0u8; 16])),
+            "garbage".to_owned(),
+            format!("{payload}."),
+        ] {
+            assert!(key.decode("alice", &default, &bad).is_err(), "{bad}");
+        }
+        assert!(
+            key.decode("bob", &default, &cursor).is_err(),
+            "another user's cursor"
+        );
+        let other_key = CursorKey::derive("another-secret-of-at-least-32-bytes!!");
+        assert!(other_key.decode("alice", &default, &cursor).is_err());
+        let mismatch = key
+            .decode("alice", &query(&[("sort", "title")]), &cursor)
+            .unwrap_err();
+        assert!(
+            mismatch.message.contains("other filters"),
+            "{}",
+            mismatch.message
+        );
+    }
+}
