@@ -123,29 +123,50 @@ impl Description {
 }
 
 /// A calendar date with no time zone, as `<input type="date">` gives it: `YYYY-MM-DD`.
+/// Checked by hand rather than with chrono's parser and formatter, which would add their
+/// machinery to the module for one fixed format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DueDate(chrono::NaiveDate);
+pub struct DueDate {
+    year: u16,
+    month: u8,
+    day: u8,
+}
 
 impl DueDate {
-    /// Parses exactly `YYYY-MM-DD`, refusing dates that do not exist (`2026-02-30`).
+    /// Parses exactly `YYYY-MM-DD` (years 0001-9999), refusing dates that do not exist
+    /// (`2026-02-30`).
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let invalid = || FieldError::new(field, "must be a date as YYYY-MM-DD");
         let well_formed = raw.len() == 10
             && raw.bytes().enumerate().all(|(index, byte)| match index {
                 4 | 7 => byte == b'-',
                 _ => byte.is_ascii_digit(),
             });
         if !well_formed {
-            return Err(invalid());
+            return Err(FieldError::new(field, "must be a date as YYYY-MM-DD"));
         }
-        chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .map(Self)
-            .map_err(|_| FieldError::new(field, "is not a date that exists"))
+        let number = |range: std::ops::Range<usize>| raw[range].parse::<u16>().unwrap_or(0);
+        let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days_in_month = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => 0,
+        };
+        if year == 0 || day == 0 || day > days_in_month {
+            return Err(FieldError::new(field, "is not a date that exists"));
+        }
+        Ok(Self {
+            year,
+            month: month as u8,
+            day: day as u8,
+        })
     }
 
     /// `YYYY-MM-DD`.
     pub fn to_text(self) -> String {
-        self.0.format("%Y-%m-%d").to_string()
+        format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
     }
 }
 
@@ -820,7 +841,13 @@ mod tests {
             DueDate::parse("due_date", "2028-02-29").unwrap().to_text(),
             "2028-02-29"
         );
-        for raw in ["2026-02-30", "2026-13-01"] {
+        for raw in [
+            "2026-02-30",
+            "2026-13-01",
+            "2100-02-29",
+            "0000-01-01",
+            "2026-04-31",
+        ] {
             assert_eq!(
                 DueDate::parse("due_date", raw).unwrap_err().message,
                 "is not a date that exists"
