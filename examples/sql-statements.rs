@@ -9,7 +9,7 @@ use edge_task_api::{
     auth::Caller,
     domain::{CompletionChange, ListQuery, TaskId, UserId},
     request,
-    store::sql::{self, Param, Statement},
+    store::sql::{self, Param, Precondition, Statement},
 };
 use serde_json::{json, Value};
 
@@ -42,9 +42,14 @@ fn main() {
         "list": statement(sql::list_tasks(&caller, &ListQuery::default(), None)),
         "select": statement(sql::select_task(&caller, task)),
         "insert": statement(sql::insert_task(&caller, &new_task)),
-        "update": statement(sql::update_task(&caller, task, &patch)),
-        "toggle": statement(sql::change_completion(&caller, task, CompletionChange::Toggle)),
-        "delete": statement(sql::delete_task(&caller, task)),
+        "update": statement(sql::update_task(&caller, task, &patch, &Precondition::None)),
+        "toggle": statement(sql::change_completion(
+            &caller,
+            task,
+            CompletionChange::Toggle,
+            &Precondition::None,
+        )),
+        "delete": statement(sql::delete_task(&caller, task, &Precondition::None)),
     });
     println!("{statements:#}");
 }

@@ -26,6 +26,7 @@ const CORE = [
   'tests/neon-standin.test.mjs',
   'tests/tasks.test.mjs',
   'tests/task-model.test.mjs',
+  'tests/sync.test.mjs',
   'tests/validation.test.mjs',
   'tests/auth.test.mjs',
   'tests/better-auth.test.mjs',

@@ -2,9 +2,10 @@
 //! tell the browser so. Pure, so the policy is unit-tested natively.
 
 /// Request headers the API reads, which a browser must be allowed to send.
-const ALLOWED_HEADERS: &str = "Authorization, Content-Type";
+const ALLOWED_HEADERS: &str =
+    "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key";
 /// Response headers a frontend may read besides the CORS-safelisted ones.
-const EXPOSED_HEADERS: &str = "Location, Link, X-Request-Id, Retry-After, WWW-Authenticate";
+const EXPOSED_HEADERS: &str = "ETag, Location, Link, X-Request-Id, Retry-After, WWW-Authenticate";
 /// How long a browser may cache a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE_SECONDS: &str = "86400";
 
@@ -207,7 +208,7 @@ mod tests {
         );
         assert_eq!(
             header(&headers, "Access-Control-Allow-Headers"),
-            Some("Authorization, Content-Type")
+            Some("Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key")
         );
         assert_eq!(header(&headers, "Access-Control-Max-Age"), Some("86400"));
     }

@@ -150,6 +150,7 @@ mod tests {
             due_date: None,
             priority: Priority::High,
             tags: Vec::new(),
+            version: "1".to_owned(),
         }
     }
 

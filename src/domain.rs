@@ -665,6 +665,9 @@ pub struct Task {
     pub priority: Priority,
     /// The tags, lower-case, in the order first given.
     pub tags: Vec<String>,
+    /// Raised by every write; the task's ETag, never part of the JSON.
+    #[serde(skip_serializing)]
+    pub version: String,
 }
 
 #[cfg(test)]

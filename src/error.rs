@@ -39,6 +39,8 @@ pub enum ApiError {
         /// The limit, in bytes.
         limit_bytes: usize,
     },
+    /// 412: `If-Match` named other versions than the task's; carries the current ETag.
+    PreconditionFailed(String),
     /// 415: a body that is not JSON.
     UnsupportedMediaType,
     /// 500: a required setting is missing or invalid; names the setting for the log.
@@ -75,6 +77,7 @@ impl ApiError {
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed(_) => 405,
+            Self::PreconditionFailed(_) => 412,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::Misconfigured(_) | Self::Internal(_) => 500,
@@ -99,6 +102,7 @@ impl ApiError {
                 vec![("WWW-Authenticate", reason.challenge().to_owned())]
             }
             Self::MethodNotAllowed(allowed) => vec![("Allow", allowed.header_value())],
+            Self::PreconditionFailed(etag) => vec![("ETag", etag.clone())],
             Self::Unavailable(_) => vec![("Retry-After", RETRY_AFTER_SECONDS.to_string())],
             _ => Vec::new(),
         }
@@ -145,6 +149,11 @@ impl ApiError {
                     limit_bytes / 1024
                 ),
             ),
+            Self::PreconditionFailed(_) => (
+                problem_type!("precondition-failed"),
+                "Precondition failed",
+                "The task changed since the version you sent in If-Match (changed on another device?); nothing was written. Its current ETag is in the ETag header: reload it, then retry.".to_owned(),
+            ),
             Self::UnsupportedMediaType => (
                 problem_type!("unsupported-media-type"),
                 "Unsupported media type",
@@ -187,6 +196,9 @@ impl From<StoreError> for ApiError {
             StoreError::Internal(cause) => Self::Internal(cause),
             StoreError::SessionEnded => Self::Unauthenticated(AuthError::SessionNotFound),
             StoreError::SessionOfAnotherUser => Self::Forbidden,
+            StoreError::PreconditionFailed(version) => {
+                Self::PreconditionFailed(crate::etag::for_version(&version))
+            }
         }
     }
 }
@@ -203,6 +215,7 @@ mod tests {
             ApiError::Forbidden,
             ApiError::NotFound,
             ApiError::MethodNotAllowed(tasks_allowed()),
+            ApiError::PreconditionFailed("\"3\"".to_owned()),
             ApiError::PayloadTooLarge {
                 limit_bytes: 64 * 1024,
             },
@@ -225,7 +238,7 @@ mod tests {
         let statuses: Vec<u16> = every_error().iter().map(ApiError::status).collect();
         assert_eq!(
             statuses,
-            [400, 400, 401, 403, 404, 405, 413, 415, 500, 503, 500]
+            [400, 400, 401, 403, 404, 405, 412, 413, 415, 500, 503, 500]
         );
     }
 

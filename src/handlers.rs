@@ -2,14 +2,13 @@
 //! storage call and builds the response; everything else lives in the modules they call.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde::Serialize;
 use worker::{Request, Response};
 
 use crate::{
     auth::{self, Caller, Denied},
-    domain::{ListQuery, TaskId, UserId},
+    domain::{ListQuery, Task, TaskId, UserId},
     error::ApiError,
-    health,
+    etag, health,
     request::{self, read_body},
     response::{self, json},
     routes::Route,
@@ -57,16 +56,23 @@ pub async fn handle(
             // One task more than a page was asked for: it says another page follows.
             let more = tasks.len() > query.limit as usize;
             tasks.truncate(query.limit as usize);
-            let response = json(200, &tasks)?;
-            match tasks.last().filter(|_| more) {
-                Some(last) => {
-                    let next = config.cursor_key.encode(user, &query, last);
-                    let link = format!(
-                        "<{}>; rel=\"next\"",
-                        request::with_cursor(&url, &pairs, &next)
-                    );
-                    response::with_headers(response, [("Link", link)])
-                }
+            let link = tasks.last().filter(|_| more).map(|last| {
+                let next = config.cursor_key.encode(user, &query, last);
+                format!(
+                    "<{}>; rel=\"next\"",
+                    request::with_cursor(&url, &pairs, &next)
+                )
+            });
+            let body = serde_json::to_vec(&tasks)
+                .map_err(|error| ApiError::Internal(error.to_string()))?;
+            let etag = etag::for_list(&body, link.as_deref());
+            if etag::none_match(header(request, "if-none-match").as_deref(), &etag) {
+                return not_modified(&etag);
+            }
+            let response =
+                response::with_headers(response::json_bytes(200, body)?, [("ETag", etag)])?;
+            match link {
+                Some(link) => response::with_headers(response, [("Link", link)]),
                 None => Ok(response),
             }
         }
@@ -80,31 +86,47 @@ pub async fn handle(
                 utf8_percent_encode(caller.user().as_str(), PATH_SEGMENT),
                 created.id
             );
-            response::with_headers(json(201, &created)?, [("Location", location)])
+            let etag = etag::for_version(&created.version);
+            response::with_headers(
+                json(201, &created)?,
+                [("Location", location), ("ETag", etag)],
+            )
         }
         Route::GetTask { user, task } => {
             let caller = authorize(request, config, &user, log).await?;
             let task = task_id(&task)?;
-            found(store.get(&caller, task).await?)
+            let task = store.get(&caller, task).await?.ok_or(ApiError::NotFound)?;
+            let etag = etag::for_version(&task.version);
+            if etag::none_match(header(request, "if-none-match").as_deref(), &etag) {
+                return not_modified(&etag);
+            }
+            with_etag(&task)
         }
         Route::UpdateTask { user, task } => {
             let caller = authorize(request, config, &user, log).await?;
             let task = task_id(&task)?;
             let body = read_body(request).await?;
             let patch = request::parse_patch(content_type(request).as_deref(), &body)?;
-            found(store.update(&caller, task, &patch).await?)
+            let precondition = etag::if_match(header(request, "if-match").as_deref());
+            let updated = store.update(&caller, task, &patch, &precondition).await?;
+            with_etag(&updated.ok_or(ApiError::NotFound)?)
         }
         Route::CompleteTask { user, task } => {
             let caller = authorize(request, config, &user, log).await?;
             let task = task_id(&task)?;
             let body = read_body(request).await?;
             let change = request::parse_completion(content_type(request).as_deref(), &body)?;
-            found(store.change_completion(&caller, task, change).await?)
+            let precondition = etag::if_match(header(request, "if-match").as_deref());
+            let changed = store
+                .change_completion(&caller, task, change, &precondition)
+                .await?;
+            with_etag(&changed.ok_or(ApiError::NotFound)?)
         }
         Route::DeleteTask { user, task } => {
             let caller = authorize(request, config, &user, log).await?;
             let task = task_id(&task)?;
-            if store.delete(&caller, task).await? {
+            let precondition = etag::if_match(header(request, "if-match").as_deref());
+            if store.delete(&caller, task, &precondition).await? {
                 response::empty(204)
             } else {
                 Err(ApiError::NotFound)
@@ -169,12 +191,25 @@ fn task_id(raw: &str) -> Result<TaskId, ApiError> {
     TaskId::parse(raw).ok_or(ApiError::NotFound)
 }
 
-fn found<T: Serialize>(value: Option<T>) -> Result<Response, ApiError> {
-    json(200, &value.ok_or(ApiError::NotFound)?)
+/// A task with its ETag.
+fn with_etag(task: &Task) -> Result<Response, ApiError> {
+    response::with_headers(
+        json(200, task)?,
+        [("ETag", etag::for_version(&task.version))],
+    )
+}
+
+/// 304: the client's copy (If-None-Match) is current.
+fn not_modified(etag: &str) -> Result<Response, ApiError> {
+    response::with_headers(response::empty(304)?, [("ETag", etag)])
 }
 
 fn content_type(request: &Request) -> Option<String> {
-    request.headers().get("content-type").ok().flatten()
+    header(request, "content-type")
+}
+
+fn header(request: &Request, name: &str) -> Option<String> {
+    request.headers().get(name).ok().flatten()
 }
 
 #[cfg(test)]

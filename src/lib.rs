@@ -18,6 +18,7 @@ pub mod cors;
 pub mod cursor;
 pub mod domain;
 pub mod error;
+pub mod etag;
 pub mod handlers;
 pub mod health;
 pub mod request;

@@ -11,13 +11,18 @@ use crate::error::ApiError;
 /// A JSON response with this status.
 pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Result<Response, ApiError> {
     let body = serde_json::to_vec(value).map_err(|error| ApiError::Internal(error.to_string()))?;
+    json_bytes(status, body)
+}
+
+/// A JSON response of an already serialized body.
+pub fn json_bytes(status: u16, body: Vec<u8>) -> Result<Response, ApiError> {
     let response = Response::from_bytes(body)
         .map_err(runtime)?
         .with_status(status);
     with_headers(response, [("Content-Type", "application/json")])
 }
 
-/// A response with no body (204, or a preflight answer).
+/// A response with no body (204, 304, or a preflight answer).
 pub fn empty(status: u16) -> Result<Response, ApiError> {
     Ok(Response::empty().map_err(runtime)?.with_status(status))
 }

@@ -151,8 +151,8 @@ describe('the response validator (support/openapi.mjs)', () => {
 
   test('accepts described responses', () => {
     const described = [
-      ['GET', '/api/u/tasks', response(200, json, JSON.stringify([task]))],
-      ['POST', '/api/u/tasks', response(201, { ...json, location: `/api/u/tasks/${task.id}` }, JSON.stringify(task))],
+      ['GET', '/api/u/tasks', response(200, { ...json, etag: '"l.abc"' }, JSON.stringify([task]))],
+      ['POST', '/api/u/tasks', response(201, { ...json, location: `/api/u/tasks/${task.id}`, etag: '"1"' }, JSON.stringify(task))],
       ['DELETE', `/api/u/tasks/${task.id}`, response(204, json, '')],
       ['GET', '/api/u/tasks?status=done', response(400, problemHeaders, problem(400, 'validation-error', { errors: [{ field: 'status', message: 'm' }] }))],
       ['GET', '/nowhere', response(404, problemHeaders, problem(404, 'not-found'))],

@@ -21,7 +21,7 @@ export interface paths {
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightHealth"];
         head?: never;
@@ -45,7 +45,7 @@ export interface paths {
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightReady"];
         head?: never;
@@ -66,7 +66,7 @@ export interface paths {
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightOpenApi"];
         head?: never;
@@ -97,7 +97,7 @@ export interface paths {
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightTasks"];
         head?: never;
@@ -134,7 +134,7 @@ export interface paths {
         delete: operations["deleteTask"];
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightTask"];
         head?: never;
@@ -165,7 +165,7 @@ export interface paths {
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightCompleteTask"];
         head?: never;
@@ -338,7 +338,7 @@ export interface components {
              * @description A stable identifier of the kind of problem, for programs to switch on (not meant to be dereferenced).
              * @enum {string}
              */
-            type: "tag:edge-task-api,2026:validation-error" | "tag:edge-task-api,2026:malformed-body" | "tag:edge-task-api,2026:invalid-token" | "tag:edge-task-api,2026:forbidden" | "tag:edge-task-api,2026:not-found" | "tag:edge-task-api,2026:method-not-allowed" | "tag:edge-task-api,2026:payload-too-large" | "tag:edge-task-api,2026:unsupported-media-type" | "tag:edge-task-api,2026:internal-error" | "tag:edge-task-api,2026:service-unavailable";
+            type: "tag:edge-task-api,2026:validation-error" | "tag:edge-task-api,2026:malformed-body" | "tag:edge-task-api,2026:invalid-token" | "tag:edge-task-api,2026:forbidden" | "tag:edge-task-api,2026:not-found" | "tag:edge-task-api,2026:method-not-allowed" | "tag:edge-task-api,2026:payload-too-large" | "tag:edge-task-api,2026:unsupported-media-type" | "tag:edge-task-api,2026:internal-error" | "tag:edge-task-api,2026:service-unavailable" | "tag:edge-task-api,2026:precondition-failed" | "tag:edge-task-api,2026:idempotency-key-reused" | "tag:edge-task-api,2026:idempotency-key-in-progress";
             /** @description A short summary of the kind of problem. */
             title: string;
             /** @description The HTTP status code. */
@@ -445,6 +445,12 @@ export interface components {
          *     ]
          */
         TaskTags: string[];
+        PreconditionFailedProblem: components["schemas"]["Problem"] & {
+            /** @constant */
+            type?: "tag:edge-task-api,2026:precondition-failed";
+            /** @constant */
+            status?: 412;
+        };
     };
     responses: {
         /** @description The preflight answer; no body. The Access-Control-* headers are present only when the request has an Origin in ALLOWED_ORIGINS. */
@@ -466,6 +472,7 @@ export interface components {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 "Cache-Control": components["headers"]["Cache-Control"];
+                ETag: components["headers"]["ETag"];
                 [name: string]: unknown;
             };
             content: {
@@ -585,6 +592,27 @@ export interface components {
                 "application/problem+json": components["schemas"]["UnavailableProblem"];
             };
         };
+        /** @description Not modified: the `If-None-Match` ETag is current. No body. */
+        NotModified: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /** @description The task changed since the version sent in `If-Match` (on another device, say); nothing was written. The `ETag` header is the current one. */
+        PreconditionFailed: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
+            };
+        };
     };
     parameters: {
         /**
@@ -622,6 +650,16 @@ export interface components {
         Limit: number;
         /** @description Where a page starts: the opaque value from a `next` link. Keyset paging: following `next` never repeats a task and never skips one that existed throughout, while others write. A cursor that was tampered with, is another user's, or was issued for other filters or another sort is a 400. An empty `cursor` is the first page. */
         Cursor: string;
+        /**
+         * @description Write only if the task is still at one of these versions (strong ETags, comma-separated); `*` requires only that it exists. Otherwise 412 with the current `ETag`, and nothing changes. The check and the write are one atomic statement.
+         * @example "7"
+         */
+        IfMatch: string;
+        /**
+         * @description Answer 304 with no body when the representation still has one of these ETags.
+         * @example "7"
+         */
+        IfNoneMatch: string;
     };
     requestBodies: never;
     headers: {
@@ -647,6 +685,8 @@ export interface components {
         "Access-Control-Max-Age": string;
         /** @description `<URL>; rel="next"` (RFC 8288) when more tasks remain: the same filters and sort with the next `cursor`. Absent on the last page. */
         Link: string;
+        /** @description The strong entity tag of this representation: a task's version (`"7"`), raised by every write of it; for a list, a digest of the page. Send it back in `If-Match` (writes) or `If-None-Match` (reads). */
+        ETag: string;
     };
     pathItems: never;
 }
@@ -792,7 +832,13 @@ export interface operations {
                 /** @description Where a page starts: the opaque value from a `next` link. Keyset paging: following `next` never repeats a task and never skips one that existed throughout, while others write. A cursor that was tampered with, is another user's, or was issued for other filters or another sort is a 400. An empty `cursor` is the first page. */
                 cursor?: components["parameters"]["Cursor"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 with no body when the representation still has one of these ETags.
+                 * @example "7"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The user whose tasks these are; must be the token's user (else 403). Percent-decoded; a segment that does not decode to UTF-8 names nothing (404).
@@ -810,12 +856,14 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "Cache-Control": components["headers"]["Cache-Control"];
                     Link: components["headers"]["Link"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Task"][];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["InvalidQuery"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -850,6 +898,7 @@ export interface operations {
                     Location: components["headers"]["Location"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -889,7 +938,13 @@ export interface operations {
     getTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 with no body when the representation still has one of these ETags.
+                 * @example "7"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The user whose tasks these are; must be the token's user (else 403). Percent-decoded; a segment that does not decode to UTF-8 names nothing (404).
@@ -907,6 +962,7 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["TaskOk"];
+            304: components["responses"]["NotModified"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -917,7 +973,13 @@ export interface operations {
     updateTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Write only if the task is still at one of these versions (strong ETags, comma-separated); `*` requires only that it exists. Otherwise 412 with the current `ETag`, and nothing changes. The check and the write are one atomic statement.
+                 * @example "7"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The user whose tasks these are; must be the token's user (else 403). Percent-decoded; a segment that does not decode to UTF-8 names nothing (404).
@@ -943,6 +1005,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];
@@ -952,7 +1015,13 @@ export interface operations {
     deleteTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Write only if the task is still at one of these versions (strong ETags, comma-separated); `*` requires only that it exists. Otherwise 412 with the current `ETag`, and nothing changes. The check and the write are one atomic statement.
+                 * @example "7"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The user whose tasks these are; must be the token's user (else 403). Percent-decoded; a segment that does not decode to UTF-8 names nothing (404).
@@ -981,6 +1050,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1032,7 +1102,13 @@ export interface operations {
     completeTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Write only if the task is still at one of these versions (strong ETags, comma-separated); `*` requires only that it exists. Otherwise 412 with the current `ETag`, and nothing changes. The check and the write are one atomic statement.
+                 * @example "7"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The user whose tasks these are; must be the token's user (else 403). Percent-decoded; a segment that does not decode to UTF-8 names nothing (404).
@@ -1058,6 +1134,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["InternalError"];

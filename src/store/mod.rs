@@ -22,7 +22,7 @@ use crate::cursor::Position;
 use crate::domain::{CompletionChange, ListQuery, NewTask, Priority, Task, TaskId, TaskPatch};
 use hyperdrive::HyperdriveTransport;
 use neon_http::NeonHttpTransport;
-use sql::Statement;
+use sql::{Precondition, Statement};
 
 /// The longest a single storage call may take, connection included, before the request is
 /// answered with 503 rather than left hanging.
@@ -41,6 +41,9 @@ pub enum StoreError {
     /// A session caller's session belongs to another user than the path's: nothing was read
     /// or written.
     SessionOfAnotherUser,
+    /// `If-Match` named other versions than the task's: nothing was written. The task's
+    /// current version.
+    PreconditionFailed(String),
 }
 
 /// One row as text columns; NULL is `None`.
@@ -70,6 +73,7 @@ pub trait TaskStore {
         caller: &Caller,
         task: TaskId,
         patch: &TaskPatch,
+        precondition: &Precondition,
     ) -> Result<Option<Task>, StoreError>;
     /// Sets or toggles completion; `None` if the user has no such task.
     async fn change_completion(
@@ -77,9 +81,15 @@ pub trait TaskStore {
         caller: &Caller,
         task: TaskId,
         change: CompletionChange,
+        precondition: &Precondition,
     ) -> Result<Option<Task>, StoreError>;
     /// Deletes a task; `false` if the user had no such task.
-    async fn delete(&self, caller: &Caller, task: TaskId) -> Result<bool, StoreError>;
+    async fn delete(
+        &self,
+        caller: &Caller,
+        task: TaskId,
+        precondition: &Precondition,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A way of running one statement against PostgreSQL.
@@ -183,9 +193,11 @@ impl<T: Transport> TaskStore for SqlStore<T> {
         caller: &Caller,
         task: TaskId,
         patch: &TaskPatch,
+        precondition: &Precondition,
     ) -> Result<Option<Task>, StoreError> {
-        self.task(caller, sql::update_task(caller, task, patch))
-            .await
+        let statement = sql::update_task(caller, task, patch, precondition);
+        let rows = self.rows(caller, statement).await?;
+        first_task(conditional_rows(rows, precondition)?)
     }
 
     async fn change_completion(
@@ -193,20 +205,50 @@ impl<T: Transport> TaskStore for SqlStore<T> {
         caller: &Caller,
         task: TaskId,
         change: CompletionChange,
+        precondition: &Precondition,
     ) -> Result<Option<Task>, StoreError> {
-        self.task(caller, sql::change_completion(caller, task, change))
-            .await
+        let statement = sql::change_completion(caller, task, change, precondition);
+        let rows = self.rows(caller, statement).await?;
+        first_task(conditional_rows(rows, precondition)?)
     }
 
-    async fn delete(&self, caller: &Caller, task: TaskId) -> Result<bool, StoreError> {
-        Ok(!self
-            .rows(caller, sql::delete_task(caller, task))
-            .await?
-            .is_empty())
+    async fn delete(
+        &self,
+        caller: &Caller,
+        task: TaskId,
+        precondition: &Precondition,
+    ) -> Result<bool, StoreError> {
+        let rows = self
+            .rows(caller, sql::delete_task(caller, task, precondition))
+            .await?;
+        Ok(!conditional_rows(rows, precondition)?.is_empty())
     }
 }
 
-/// Unwraps the rows of a session caller's statement ([`sql::for_caller`]): each is prefixed
+fn first_task(rows: Vec<Row>) -> Result<Option<Task>, StoreError> {
+    rows.into_iter().next().map(task_from_row).transpose()
+}
+
+/// Unwraps the rows of an `If-Match` write ([`sql::finish`]): each is
+/// prefixed with the task's current version (NULL when it does not exist), and a write that
+/// did not happen comes as one row whose other columns are all NULL.
+fn conditional_rows(rows: Vec<Row>, precondition: &Precondition) -> Result<Vec<Row>, StoreError> {
+    if *precondition == Precondition::None {
+        return Ok(rows);
+    }
+    let current = rows.first().and_then(|row| row.first()).cloned().flatten();
+    let written: Vec<Row> = rows
+        .into_iter()
+        .map(|row| row.into_iter().skip(1).collect::<Row>())
+        .filter(|row| row.iter().any(Option::is_some))
+        .collect();
+    match (written.is_empty(), current) {
+        (false, _) | (true, None) => Ok(written),
+        (true, Some(version)) => Err(StoreError::PreconditionFailed(version)),
+    }
+}
+
+/// Unwraps the rows of a session caller's statement ([`sql::finish`]): each is prefixed
 /// with the session's user id, NULL when there is no live session, and an empty result comes
 /// as one row whose other columns are all NULL.
 fn session_rows(rows: Vec<Row>, path_user: &str) -> Result<Vec<Row>, StoreError> {
@@ -242,11 +284,11 @@ fn row_shape(row: &Row) -> String {
 pub fn task_from_row(row: Row) -> Result<Task, StoreError> {
     let malformed = || {
         StoreError::Internal(format!(
-            "unexpected task row shape (expected id, user_id, title, description, completed, created_at, updated_at, due_date, priority, tags): {}",
+            "unexpected task row shape (expected id, user_id, title, description, completed, created_at, updated_at, due_date, priority, tags, version): {}",
             row_shape(&row)
         ))
     };
-    let [id, user_id, title, description, completed, created_at, updated_at, due_date, priority, tags]: [Option<String>; sql::TASK_WIDTH] =
+    let [id, user_id, title, description, completed, created_at, updated_at, due_date, priority, tags, version]: [Option<String>; sql::TASK_WIDTH] =
         row.clone().try_into().map_err(|_| malformed())?;
     let completed = match completed.as_deref() {
         Some("true") => true,
@@ -261,8 +303,15 @@ pub fn task_from_row(row: Row) -> Result<Task, StoreError> {
         .as_deref()
         .and_then(|json| serde_json::from_str(json).ok())
         .ok_or_else(malformed)?;
-    match (id, user_id, title, created_at, updated_at) {
-        (Some(id), Some(user_id), Some(title), Some(created_at), Some(updated_at)) => Ok(Task {
+    match (id, user_id, title, created_at, updated_at, version) {
+        (
+            Some(id),
+            Some(user_id),
+            Some(title),
+            Some(created_at),
+            Some(updated_at),
+            Some(version),
+        ) => Ok(Task {
             id,
             user_id,
             title,
@@ -273,6 +322,7 @@ pub fn task_from_row(row: Row) -> Result<Task, StoreError> {
             due_date,
             priority,
             tags,
+            version,
         }),
         _ => Err(malformed()),
     }
@@ -335,6 +385,7 @@ mod tests {
             Some("2026-12-24"),
             Some("3"),
             Some(r#"["gifts","home"]"#),
+            Some("2"),
         ]))
         .unwrap();
         assert_eq!(task.description, None);
@@ -362,6 +413,7 @@ mod tests {
             None,
             Some("0"),
             Some("[]"),
+            Some("1"),
         ];
         assert!(task_from_row(row(&good)).is_ok());
         for (column, bad) in [(4, Some("t")), (2, None), (8, Some("7")), (9, Some("{a}"))] {

@@ -7,7 +7,7 @@
 //! - every statement on `tasks` has `user_id = $1` in its WHERE clause, so a task that is not
 //!   the caller's cannot be read, changed or deleted by any code path;
 //! - for a caller with a Better Auth session token, the same statement also checks the session
-//!   ([`for_caller`]): it exists, is unexpired and belongs to `$1`, or nothing is read or
+//!   ([`finish`]): it exists, is unexpired and belongs to `$1`, or nothing is read or
 //!   written, and the statement says whose session it was;
 //! - every column comes back as text in one canonical form (see [`TASK_COLUMNS`]), so the two
 //!   transports decode identical strings and return byte-identical JSON;
@@ -48,10 +48,19 @@ pub struct Statement {
 pub const TASK_COLUMNS: &str = "id::text, user_id, title, description, completed::text, \
      to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
      to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
-     to_char(due_date, 'YYYY-MM-DD'), priority::text, to_json(tags)::text";
+     to_char(due_date, 'YYYY-MM-DD'), priority::text, to_json(tags)::text, version::text";
 
 /// Task rows are [`TASK_COLUMNS`] wide.
-pub const TASK_WIDTH: usize = 10;
+pub const TASK_WIDTH: usize = 11;
+
+/// What an `If-Match` header asks of a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// No `If-Match`, or `If-Match: *`: the task must exist, as for any write.
+    None,
+    /// The task's version must be one of these (the ETags sent).
+    Versions(Vec<u64>),
+}
 
 /// A text[] parameter as PostgreSQL's array literal: every element double-quoted, with `"`
 /// and `\` escaped, so no element can end the literal early.
@@ -79,34 +88,81 @@ fn gate(caller: &Caller) -> &'static str {
     }
 }
 
-/// The statement as a session caller runs it; unchanged for a verified caller. The session is
-/// looked up in a `caller` CTE (which the gate reads), the statement runs as the `result` CTE,
-/// and every row comes back prefixed with the session's user id (NULL when there is no live
-/// session), with one all-NULL row when the statement returned none. So one round trip both
-/// checks the session and does the work, and a signed-out session is refused at once.
-pub fn for_caller(caller: &Caller, statement: Statement, width: usize) -> Statement {
-    let Caller::Session { token, schema, .. } = caller else {
-        return statement;
-    };
-    let mut params = statement.params;
-    params.push(Param::Text(Some(token.as_str().to_owned())));
-    let token_param = params.len();
-    let nulls = ", NULL".repeat(width);
-    Statement {
-        text: format!(
-            "WITH caller AS (SELECT {user}::text AS user_id FROM {table} \
-             WHERE {token} = ${token_param}::text AND {expires} > now() LIMIT 1), \
-             result AS ({inner}) \
-             SELECT (SELECT user_id FROM caller), result.* FROM result \
-             UNION ALL SELECT (SELECT user_id FROM caller){nulls} \
-             WHERE NOT EXISTS (SELECT 1 FROM result)",
+/// The statement as it runs for this caller and precondition; unchanged for a verified
+/// caller without one. The work runs as the `result` CTE, after up to two others, each adding
+/// a column before the result's:
+/// - for a session caller, `caller` looks the session up (the statement's gate reads it) and
+///   its column is the session's user id, NULL when there is no live session;
+/// - under `If-Match`, `current` reads and locks the task's version, the work runs only where
+///   the version is one of those sent, and its column is the current version (NULL when the
+///   task does not exist).
+///
+/// A result with no rows comes back as one row whose other columns are all NULL. So one round
+/// trip checks the session and the version and does the work, atomically: of two writers with
+/// the same ETag, the second waits for the first's lock, then finds the version changed. The
+/// CTEs stay at the top level, where PostgreSQL requires data-modifying ones.
+pub fn finish(
+    caller: &Caller,
+    precondition: &Precondition,
+    mut statement: Statement,
+    width: usize,
+) -> Statement {
+    let mut ctes = Vec::new();
+    let mut prefixes = Vec::new();
+    if let Caller::Session { token, schema, .. } = caller {
+        statement
+            .params
+            .push(Param::Text(Some(token.as_str().to_owned())));
+        ctes.push(format!(
+            "caller AS (SELECT {user}::text AS user_id FROM {table} \
+             WHERE {token} = ${n}::text AND {expires} > now() LIMIT 1)",
             user = schema.user_id_column(),
             table = schema.table(),
             token = schema.token_column(),
             expires = schema.expires_at_column(),
+            n = statement.params.len(),
+        ));
+        prefixes.push("(SELECT user_id FROM caller)");
+    }
+    if let Precondition::Versions(versions) = precondition {
+        let list = versions
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        statement
+            .params
+            .push(Param::Text(Some(format!("{{{list}}}"))));
+        let n = statement.params.len();
+        statement.text = statement.text.replacen(
+            "WHERE user_id = $1::text AND id = $2::uuid",
+            &format!(
+                "WHERE user_id = $1::text AND id = $2::uuid AND version = ANY(${n}::bigint[])"
+            ),
+            1,
+        );
+        ctes.push(format!(
+            "current AS (SELECT version::text FROM tasks \
+             WHERE user_id = $1::text AND id = $2::uuid{gate} FOR UPDATE)",
+            gate = gate(caller)
+        ));
+        prefixes.push("(SELECT version FROM current)");
+    }
+    if ctes.is_empty() {
+        return statement;
+    }
+    let prefixes = prefixes.join(", ");
+    let nulls = ", NULL".repeat(width);
+    Statement {
+        text: format!(
+            "WITH {ctes}, result AS ({inner}) \
+             SELECT {prefixes}, result.* FROM result \
+             UNION ALL SELECT {prefixes}{nulls} \
+             WHERE NOT EXISTS (SELECT 1 FROM result)",
+            ctes = ctes.join(", "),
             inner = statement.text,
         ),
-        params,
+        params: statement.params,
     }
 }
 
@@ -157,7 +213,7 @@ pub fn insert_task(caller: &Caller, task: &NewTask) -> Statement {
             Param::Text(Some(text_array(task.tags.as_slice().iter().map(|tag| tag.as_str())))),
         ],
     };
-    for_caller(caller, statement, TASK_WIDTH)
+    finish(caller, &Precondition::None, statement, TASK_WIDTH)
 }
 
 /// Reads one of the user's tasks.
@@ -169,7 +225,7 @@ pub fn select_task(caller: &Caller, task: TaskId) -> Statement {
         ),
         params: user_and_task(caller.user(), task),
     };
-    for_caller(caller, statement, TASK_WIDTH)
+    finish(caller, &Precondition::None, statement, TASK_WIDTH)
 }
 
 /// The expression a list is ordered by, and how a cursor's value is cast to compare with it.
@@ -265,12 +321,17 @@ pub fn list_tasks(caller: &Caller, query: &ListQuery, after: Option<&Position>) 
         ),
         params,
     };
-    for_caller(caller, statement, TASK_WIDTH)
+    finish(caller, &Precondition::None, statement, TASK_WIDTH)
 }
 
 /// Applies a partial update and returns the task. `$4` and `$7` say whether to touch the
 /// description and the due date at all, since NULL in `$5` and `$8` means "clear it".
-pub fn update_task(caller: &Caller, task: TaskId, patch: &TaskPatch) -> Statement {
+pub fn update_task(
+    caller: &Caller,
+    task: TaskId,
+    patch: &TaskPatch,
+    precondition: &Precondition,
+) -> Statement {
     let mut params = user_and_task(caller.user(), task);
     params.extend([
         Param::Text(patch.title.as_ref().map(|title| title.as_str().to_owned())),
@@ -308,12 +369,17 @@ pub fn update_task(caller: &Caller, task: TaskId, patch: &TaskPatch) -> Statemen
         ),
         params,
     };
-    for_caller(caller, statement, TASK_WIDTH)
+    finish(caller, precondition, statement, TASK_WIDTH)
 }
 
 /// Sets or toggles completion in one statement: the row lock serializes concurrent toggles,
 /// so none is lost.
-pub fn change_completion(caller: &Caller, task: TaskId, change: CompletionChange) -> Statement {
+pub fn change_completion(
+    caller: &Caller,
+    task: TaskId,
+    change: CompletionChange,
+    precondition: &Precondition,
+) -> Statement {
     let mut params = user_and_task(caller.user(), task);
     params.push(Param::Bool(match change {
         CompletionChange::Toggle => None,
@@ -328,11 +394,11 @@ pub fn change_completion(caller: &Caller, task: TaskId, change: CompletionChange
         ),
         params,
     };
-    for_caller(caller, statement, TASK_WIDTH)
+    finish(caller, precondition, statement, TASK_WIDTH)
 }
 
 /// Deletes one of the user's tasks; returns its id when there was one.
-pub fn delete_task(caller: &Caller, task: TaskId) -> Statement {
+pub fn delete_task(caller: &Caller, task: TaskId, precondition: &Precondition) -> Statement {
     let gate = gate(caller);
     let statement = Statement {
         text: format!(
@@ -340,7 +406,7 @@ pub fn delete_task(caller: &Caller, task: TaskId) -> Statement {
         ),
         params: user_and_task(caller.user(), task),
     };
-    for_caller(caller, statement, 1)
+    finish(caller, precondition, statement, 1)
 }
 
 #[cfg(test)]
@@ -389,9 +455,17 @@ mod tests {
         let mut statements = vec![
             insert_task(caller, &new_task),
             select_task(caller, task),
-            update_task(caller, task, &patch),
-            change_completion(caller, task, CompletionChange::Toggle),
-            delete_task(caller, task),
+            update_task(caller, task, &patch, &Precondition::None),
+            change_completion(caller, task, CompletionChange::Toggle, &Precondition::None),
+            delete_task(caller, task, &Precondition::None),
+            update_task(caller, task, &patch, &Precondition::Versions(vec![3])),
+            change_completion(
+                caller,
+                task,
+                CompletionChange::Toggle,
+                &Precondition::Versions(vec![3, 4]),
+            ),
+            delete_task(caller, task, &Precondition::Versions(vec![7])),
         ];
         let after = Position {
             value: Some("2026-12-01T00:00:00.000000Z".to_owned()),
@@ -491,7 +565,12 @@ mod tests {
 
     #[test]
     fn toggling_leaves_the_new_value_to_the_database() {
-        let statement = change_completion(&user(), TaskId::generate(), CompletionChange::Toggle);
+        let statement = change_completion(
+            &user(),
+            TaskId::generate(),
+            CompletionChange::Toggle,
+            &Precondition::None,
+        );
         assert!(statement
             .text
             .contains("COALESCE($3::boolean, NOT completed)"));
@@ -511,10 +590,9 @@ mod tests {
                 text.contains("EXISTS (SELECT 1 FROM caller WHERE caller.user_id = $1::text)"),
                 "the work itself is gated: {text}"
             );
-            assert_eq!(
-                statement.params.last(),
-                Some(&Param::Text(Some("the-session-token".to_owned())))
-            );
+            assert!(statement
+                .params
+                .contains(&Param::Text(Some("the-session-token".to_owned()))));
         }
     }
 
@@ -577,5 +655,29 @@ mod tests {
         let query = ListQuery::parse([("sort", "due_date"), ("order", "desc")]).unwrap();
         let text = list_tasks(&user(), &query, None).text;
         assert!(text.contains("ORDER BY COALESCE(due_date, '-infinity'::date) DESC, id DESC"));
+    }
+
+    #[test]
+    fn an_if_match_write_checks_and_locks_the_version_in_the_same_statement() {
+        let statement = delete_task(
+            &user(),
+            TaskId::generate(),
+            &Precondition::Versions(vec![3, 4]),
+        );
+        assert!(statement.text.starts_with(
+            "WITH current AS (SELECT version::text FROM tasks WHERE user_id = $1::text AND id = $2::uuid FOR UPDATE)"
+        ));
+        assert!(statement.text.contains("AND version = ANY($3::bigint[])"));
+        assert_eq!(statement.params[2], Param::Text(Some("{3,4}".to_owned())));
+        let session = delete_task(
+            &session(),
+            TaskId::generate(),
+            &Precondition::Versions(vec![3]),
+        );
+        assert!(
+            session.text.starts_with("WITH caller AS"),
+            "the session check wraps it all"
+        );
+        assert!(session.text.contains("FOR UPDATE"));
     }
 }

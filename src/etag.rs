@@ -1,0 +1,105 @@
+//! Entity tags (RFC 9110 section 8.8.3) and the conditional headers that compare them.
+//!
+//! A task's ETag is its version, which the database raises on every write: `"7"`. A list's
+//! ETag is a digest of the representation (the JSON body and the next link), so it changes
+//! whenever a create, change or delete alters what this URL returns.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use sha2::{Digest, Sha256};
+
+use crate::store::sql::Precondition;
+
+/// The strong ETag of a task at this version.
+pub fn for_version(version: &str) -> String {
+    format!("\"{version}\"")
+}
+
+/// The strong ETag of a list representation.
+pub fn for_list(body: &[u8], link: Option<&str>) -> String {
+    let mut digest = Sha256::new();
+    digest.update(body);
+    digest.update(link.unwrap_or_default().as_bytes());
+    format!("\"l.{}\"", URL_SAFE_NO_PAD.encode(&digest.finalize()[..16]))
+}
+
+/// The entity tags of a header value, `*` aside: `"a", W/"b"` → [(false, a), (true, b)].
+fn tags(header: &str) -> impl Iterator<Item = (bool, &str)> {
+    header.split(',').filter_map(|tag| {
+        let tag = tag.trim();
+        let (weak, quoted) = match tag.strip_prefix("W/") {
+            Some(rest) => (true, rest),
+            None => (false, tag),
+        };
+        let opaque = quoted.strip_prefix('"')?.strip_suffix('"')?;
+        Some((weak, opaque))
+    })
+}
+
+/// What `If-Match` asks of a write to a task. `*` and no header ask only that the task exists;
+/// otherwise the version must be one of the strong ETags listed (a weak one never matches:
+/// If-Match compares strongly).
+pub fn if_match(header: Option<&str>) -> Precondition {
+    match header.map(str::trim) {
+        None | Some("*") => Precondition::None,
+        Some(header) => Precondition::Versions(
+            tags(header)
+                .filter(|(weak, _)| !weak)
+                .filter_map(|(_, opaque)| opaque.parse::<u64>().ok())
+                .collect(),
+        ),
+    }
+}
+
+/// Whether `If-None-Match` says the client has this representation already (weak comparison,
+/// as RFC 9110 section 13.1.2 asks; `*` matches any current representation).
+pub fn none_match(header: Option<&str>, etag: &str) -> bool {
+    let Some(header) = header.map(str::trim) else {
+        return false;
+    };
+    if header == "*" {
+        return true;
+    }
+    let current = etag.trim_matches('"');
+    tags(header).any(|(_, opaque)| opaque == current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_lists_strong_versions_and_star_asks_only_existence() {
+        assert_eq!(if_match(None), Precondition::None);
+        assert_eq!(if_match(Some(" * ")), Precondition::None);
+        assert_eq!(if_match(Some("\"3\"")), Precondition::Versions(vec![3]));
+        assert_eq!(
+            if_match(Some("\"3\", W/\"4\", \"x\", \"5\"")),
+            Precondition::Versions(vec![3, 5])
+        );
+        assert_eq!(
+            if_match(Some("3")),
+            Precondition::Versions(vec![]),
+            "unquoted: no tag"
+        );
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        let etag = for_version("7");
+        assert_eq!(etag, "\"7\"");
+        assert!(none_match(Some("\"7\""), &etag));
+        assert!(none_match(Some("W/\"7\", \"8\""), &etag));
+        assert!(none_match(Some("*"), &etag));
+        assert!(!none_match(Some("\"6\""), &etag));
+        assert!(!none_match(None, &etag));
+    }
+
+    #[test]
+    fn a_list_etag_changes_with_the_body_or_the_link() {
+        let first = for_list(b"[1]", None);
+        assert_eq!(first, for_list(b"[1]", None));
+        assert_ne!(first, for_list(b"[2]", None));
+        assert_ne!(first, for_list(b"[1]", Some("<x>; rel=\"next\"")));
+        assert!(none_match(Some(&first), &first));
+    }
+}
