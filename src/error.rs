@@ -39,8 +39,12 @@ pub enum ApiError {
         /// The limit, in bytes.
         limit_bytes: usize,
     },
+    /// 409: a request with the same `Idempotency-Key` is still in progress.
+    IdempotencyKeyInProgress,
     /// 412: `If-Match` named other versions than the task's; carries the current ETag.
     PreconditionFailed(String),
+    /// 422: the `Idempotency-Key` was used before with another request.
+    IdempotencyKeyReused,
     /// 415: a body that is not JSON.
     UnsupportedMediaType,
     /// 500: a required setting is missing or invalid; names the setting for the log.
@@ -77,7 +81,9 @@ impl ApiError {
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed(_) => 405,
+            Self::IdempotencyKeyInProgress => 409,
             Self::PreconditionFailed(_) => 412,
+            Self::IdempotencyKeyReused => 422,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::Misconfigured(_) | Self::Internal(_) => 500,
@@ -149,6 +155,16 @@ impl ApiError {
                     limit_bytes / 1024
                 ),
             ),
+            Self::IdempotencyKeyInProgress => (
+                problem_type!("idempotency-key-in-progress"),
+                "Request in progress",
+                "A request with this Idempotency-Key is still being processed; retry it in a moment to get its result.".to_owned(),
+            ),
+            Self::IdempotencyKeyReused => (
+                problem_type!("idempotency-key-reused"),
+                "Idempotency-Key reused",
+                "This Idempotency-Key was used in the last 24 hours with a different request body; use a new key for a new task.".to_owned(),
+            ),
             Self::PreconditionFailed(_) => (
                 problem_type!("precondition-failed"),
                 "Precondition failed",
@@ -196,6 +212,8 @@ impl From<StoreError> for ApiError {
             StoreError::Internal(cause) => Self::Internal(cause),
             StoreError::SessionEnded => Self::Unauthenticated(AuthError::SessionNotFound),
             StoreError::SessionOfAnotherUser => Self::Forbidden,
+            StoreError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
+            StoreError::IdempotencyKeyInProgress => Self::IdempotencyKeyInProgress,
             StoreError::PreconditionFailed(version) => {
                 Self::PreconditionFailed(crate::etag::for_version(&version))
             }
@@ -215,7 +233,9 @@ mod tests {
             ApiError::Forbidden,
             ApiError::NotFound,
             ApiError::MethodNotAllowed(tasks_allowed()),
+            ApiError::IdempotencyKeyInProgress,
             ApiError::PreconditionFailed("\"3\"".to_owned()),
+            ApiError::IdempotencyKeyReused,
             ApiError::PayloadTooLarge {
                 limit_bytes: 64 * 1024,
             },
@@ -238,7 +258,7 @@ mod tests {
         let statuses: Vec<u16> = every_error().iter().map(ApiError::status).collect();
         assert_eq!(
             statuses,
-            [400, 400, 401, 403, 404, 405, 412, 413, 415, 500, 503, 500]
+            [400, 400, 401, 403, 404, 405, 409, 412, 422, 413, 415, 500, 503, 500]
         );
     }
 

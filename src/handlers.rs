@@ -6,13 +6,13 @@ use worker::{Request, Response};
 
 use crate::{
     auth::{self, Caller, Denied},
-    domain::{ListQuery, Task, TaskId, UserId},
+    domain::{IdempotencyKey, ListQuery, Task, TaskId, UserId},
     error::ApiError,
     etag, health,
     request::{self, read_body},
     response::{self, json},
     routes::Route,
-    store::{StoreError, TaskStore},
+    store::{Created, StoreError, TaskStore},
     telemetry::RequestLog,
     Config,
 };
@@ -80,7 +80,18 @@ pub async fn handle(
             let caller = authorize(request, config, &user, log).await?;
             let body = read_body(request).await?;
             let task = request::parse_new_task(content_type(request).as_deref(), &body)?;
-            let created = store.create(&caller, &task).await?;
+            let created = match header(request, "idempotency-key") {
+                None => store.create(&caller, &task).await?,
+                Some(key) => {
+                    let key = IdempotencyKey::parse(&key)
+                        .map_err(|error| ApiError::Validation(vec![error]))?;
+                    match store.create_once(&caller, &task, &key).await? {
+                        Created::New(task) | Created::Replayed(Some(task)) => task,
+                        // The key's task has been deleted since; there is nothing to replay.
+                        Created::Replayed(None) => return Err(ApiError::NotFound),
+                    }
+                }
+            };
             let location = format!(
                 "/api/{}/tasks/{}",
                 utf8_percent_encode(caller.user().as_str(), PATH_SEGMENT),

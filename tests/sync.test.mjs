@@ -110,3 +110,58 @@ describe('ETags and conditional writes', () => {
 });
 
 });
+
+forEachTransport((t) => {
+
+describe('Idempotency-Key on create', () => {
+  const post = (user, key, json) =>
+    t.api.request('POST', `/api/${user.id}/tasks`, { token: user.token, json, headers: key ? { 'idempotency-key': key } : {} });
+
+  test('a repeat with the same key and body answers as the first did and creates nothing', async () => {
+    const user = newUser();
+    const key = randomUUID();
+    const first = await post(user, key, { title: 'pay rent', tags: ['Home'] });
+    assert.equal(first.status, 201);
+    // The same request after a timeout, its JSON laid out differently.
+    const retry = await post(user, key, { tags: ['home'], title: '  pay rent ' });
+    assert.equal(retry.status, 201);
+    assert.equal(retry.body.id, first.body.id);
+    assert.equal(retry.headers.get('location'), first.headers.get('location'));
+    assert.equal((await t.api.list(user)).body.length, 1);
+  });
+
+  test('the same key with another body is a 422; keys are per user', async () => {
+    const user = newUser();
+    const key = randomUUID();
+    assert.equal((await post(user, key, { title: 'one thing' })).status, 201);
+    const problem = assertProblem(assert, await post(user, key, { title: 'another thing' }), 422);
+    assert.match(problem.detail, /different request body/);
+    assert.equal((await t.api.list(user)).body.length, 1);
+    const other = newUser();
+    assert.equal((await post(other, key, { title: 'another thing' })).status, 201, "another user's key space");
+  });
+
+  test('parallel requests with one key create exactly one task; each gets that 201 or a 409', async () => {
+    const user = newUser();
+    const key = randomUUID();
+    const responses = await Promise.all(Array.from({ length: 8 }, () => post(user, key, { title: 'once' })));
+    const created = responses.filter((response) => response.status === 201);
+    assert.ok(created.length >= 1);
+    assert.equal(new Set(created.map((response) => response.body.id)).size, 1, 'one task id');
+    for (const response of responses.filter((r) => r.status !== 201)) {
+      assert.match(assertProblem(assert, response, 409).detail, /still being processed/);
+    }
+    assert.equal((await t.api.list(user)).body.length, 1);
+  });
+
+  test('an invalid key is a 400 naming the header; no key creates as before', async () => {
+    const user = newUser();
+    const problem = assertProblem(assert, await post(user, 'has spaces', { title: 'x' }), 400);
+    assert.deepEqual(problem.errors.map((error) => error.field), ['Idempotency-Key']);
+    assert.equal((await post(user, undefined, { title: 'x' })).status, 201);
+    assert.equal((await post(user, undefined, { title: 'x' })).status, 201);
+    assert.equal((await t.api.list(user)).body.length, 2);
+  });
+});
+
+});

@@ -21,7 +21,7 @@ export interface paths {
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightHealth"];
         head?: never;
@@ -45,7 +45,7 @@ export interface paths {
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightReady"];
         head?: never;
@@ -66,7 +66,7 @@ export interface paths {
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightOpenApi"];
         head?: never;
@@ -97,7 +97,7 @@ export interface paths {
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightTasks"];
         head?: never;
@@ -134,7 +134,7 @@ export interface paths {
         delete: operations["deleteTask"];
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightTask"];
         head?: never;
@@ -165,7 +165,7 @@ export interface paths {
         delete?: never;
         /**
          * CORS preflight
-         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
          */
         options: operations["preflightCompleteTask"];
         head?: never;
@@ -451,6 +451,18 @@ export interface components {
             /** @constant */
             status?: 412;
         };
+        IdempotencyKeyInProgressProblem: components["schemas"]["Problem"] & {
+            /** @constant */
+            type?: "tag:edge-task-api,2026:idempotency-key-in-progress";
+            /** @constant */
+            status?: 409;
+        };
+        IdempotencyKeyReusedProblem: components["schemas"]["Problem"] & {
+            /** @constant */
+            type?: "tag:edge-task-api,2026:idempotency-key-reused";
+            /** @constant */
+            status?: 422;
+        };
     };
     responses: {
         /** @description The preflight answer; no body. The Access-Control-* headers are present only when the request has an Origin in ALLOWED_ORIGINS. */
@@ -613,6 +625,28 @@ export interface components {
                 "application/problem+json": components["schemas"]["PreconditionFailedProblem"];
             };
         };
+        /** @description A request with this `Idempotency-Key` is still in progress; retry it shortly. */
+        IdempotencyKeyInProgress: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["IdempotencyKeyInProgressProblem"];
+            };
+        };
+        /** @description This `Idempotency-Key` came with another request body within 24 hours. */
+        IdempotencyKeyReused: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["IdempotencyKeyReusedProblem"];
+            };
+        };
     };
     parameters: {
         /**
@@ -660,6 +694,11 @@ export interface components {
          * @example "7"
          */
         IfNoneMatch: string;
+        /**
+         * @description Makes a create safe to retry (1-255 visible ASCII characters, the user's own, remembered 24 hours). A repeat with the same key and the same body answers as the first request did (201, the same task) and creates nothing; the same key with another body is a 422; while the first request with the key is still running, a parallel one gets a 409.
+         * @example 5f1c8e2a-add-milk
+         */
+        IdempotencyKey: string;
     };
     requestBodies: never;
     headers: {
@@ -679,7 +718,7 @@ export interface components {
         "Access-Control-Allow-Origin": string;
         /** @description On a preflight from an allowed origin: the path's methods. */
         "Access-Control-Allow-Methods": string;
-        /** @description On a preflight from an allowed origin: `Authorization, Content-Type`. */
+        /** @description On a preflight from an allowed origin: `Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key`. */
         "Access-Control-Allow-Headers": string;
         /** @description On a preflight from an allowed origin: how long the browser may cache it (86400 s). */
         "Access-Control-Max-Age": string;
@@ -875,7 +914,13 @@ export interface operations {
     createTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a create safe to retry (1-255 visible ASCII characters, the user's own, remembered 24 hours). A repeat with the same key and the same body answers as the first request did (201, the same task) and creates nothing; the same key with another body is a 422; while the first request with the key is still running, a parallel one gets a 409.
+                 * @example 5f1c8e2a-add-milk
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description The user whose tasks these are; must be the token's user (else 403). Percent-decoded; a segment that does not decode to UTF-8 names nothing (404).
@@ -909,8 +954,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInProgress"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

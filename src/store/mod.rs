@@ -19,7 +19,9 @@ use worker::Env;
 use crate::auth::Caller;
 use crate::config::DatabaseConfig;
 use crate::cursor::Position;
-use crate::domain::{CompletionChange, ListQuery, NewTask, Priority, Task, TaskId, TaskPatch};
+use crate::domain::{
+    CompletionChange, IdempotencyKey, ListQuery, NewTask, Priority, Task, TaskId, TaskPatch,
+};
 use hyperdrive::HyperdriveTransport;
 use neon_http::NeonHttpTransport;
 use sql::{Precondition, Statement};
@@ -44,6 +46,19 @@ pub enum StoreError {
     /// `If-Match` named other versions than the task's: nothing was written. The task's
     /// current version.
     PreconditionFailed(String),
+    /// The `Idempotency-Key` came with another request before: nothing was written.
+    IdempotencyKeyReused,
+    /// A request with the same `Idempotency-Key` has not finished: nothing was written.
+    IdempotencyKeyInProgress,
+}
+
+/// What a create under an `Idempotency-Key` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// It created this task.
+    New(Task),
+    /// The key's first request created this task (`None`: since deleted); nothing new.
+    Replayed(Option<Task>),
 }
 
 /// One row as text columns; NULL is `None`.
@@ -65,6 +80,13 @@ pub trait TaskStore {
     ) -> Result<Vec<Task>, StoreError>;
     /// Stores a new task and returns it as stored.
     async fn create(&self, caller: &Caller, task: &NewTask) -> Result<Task, StoreError>;
+    /// Stores a new task unless `key` was used before: then the first request's task.
+    async fn create_once(
+        &self,
+        caller: &Caller,
+        task: &NewTask,
+        key: &IdempotencyKey,
+    ) -> Result<Created, StoreError>;
     /// One task, if the user has it.
     async fn get(&self, caller: &Caller, task: TaskId) -> Result<Option<Task>, StoreError>;
     /// Applies a partial update; `None` if the user has no such task.
@@ -182,6 +204,42 @@ impl<T: Transport> TaskStore for SqlStore<T> {
         self.task(caller, sql::insert_task(caller, task))
             .await?
             .ok_or_else(|| StoreError::Internal("INSERT ... RETURNING returned no row".to_owned()))
+    }
+
+    async fn create_once(
+        &self,
+        caller: &Caller,
+        task: &NewTask,
+        key: &IdempotencyKey,
+    ) -> Result<Created, StoreError> {
+        let statement = sql::insert_task_once(caller, task, key.as_str(), &task.request_digest());
+        let mut row = self
+            .rows(caller, statement)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                StoreError::Internal("an idempotent insert returned no row".to_owned())
+            })?;
+        let outcome = if row.is_empty() { None } else { row.remove(0) };
+        let task = || -> Result<Option<Task>, StoreError> {
+            match row.iter().all(Option::is_none) {
+                true => Ok(None),
+                false => task_from_row(row.clone()).map(Some),
+            }
+        };
+        match outcome.as_deref() {
+            Some(sql::CREATED) => task()?
+                .map(Created::New)
+                .ok_or_else(|| StoreError::Internal("a created task came back empty".to_owned())),
+            Some(sql::REPLAYED) => Ok(Created::Replayed(task()?)),
+            Some(sql::REUSED) => Err(StoreError::IdempotencyKeyReused),
+            Some(sql::IN_PROGRESS) => Err(StoreError::IdempotencyKeyInProgress),
+            _ => Err(StoreError::Internal(format!(
+                "an idempotent insert answered {}",
+                row_shape(&row)
+            ))),
+        }
     }
 
     async fn get(&self, caller: &Caller, task: TaskId) -> Result<Option<Task>, StoreError> {

@@ -88,6 +88,26 @@ fn gate(caller: &Caller) -> &'static str {
     }
 }
 
+/// The column that says whose session it was, from the `caller` CTE.
+const SESSION_PREFIX: &str = "(SELECT user_id FROM caller)";
+
+/// The `caller` CTE of a session caller: the live session of its token (the gate reads it).
+fn caller_cte(caller: &Caller, params: &mut Vec<Param>) -> Option<String> {
+    let Caller::Session { token, schema, .. } = caller else {
+        return None;
+    };
+    params.push(Param::Text(Some(token.as_str().to_owned())));
+    Some(format!(
+        "caller AS (SELECT {user}::text AS user_id FROM {table} \
+         WHERE {token} = ${n}::text AND {expires} > now() LIMIT 1)",
+        user = schema.user_id_column(),
+        table = schema.table(),
+        token = schema.token_column(),
+        expires = schema.expires_at_column(),
+        n = params.len(),
+    ))
+}
+
 /// The statement as it runs for this caller and precondition; unchanged for a verified
 /// caller without one. The work runs as the `result` CTE, after up to two others, each adding
 /// a column before the result's:
@@ -109,20 +129,9 @@ pub fn finish(
 ) -> Statement {
     let mut ctes = Vec::new();
     let mut prefixes = Vec::new();
-    if let Caller::Session { token, schema, .. } = caller {
-        statement
-            .params
-            .push(Param::Text(Some(token.as_str().to_owned())));
-        ctes.push(format!(
-            "caller AS (SELECT {user}::text AS user_id FROM {table} \
-             WHERE {token} = ${n}::text AND {expires} > now() LIMIT 1)",
-            user = schema.user_id_column(),
-            table = schema.table(),
-            token = schema.token_column(),
-            expires = schema.expires_at_column(),
-            n = statement.params.len(),
-        ));
-        prefixes.push("(SELECT user_id FROM caller)");
+    if let Some(cte) = caller_cte(caller, &mut statement.params) {
+        ctes.push(cte);
+        prefixes.push(SESSION_PREFIX);
     }
     if let Precondition::Versions(versions) = precondition {
         let list = versions
@@ -226,6 +235,76 @@ pub fn select_task(caller: &Caller, task: TaskId) -> Statement {
         params: user_and_task(caller.user(), task),
     };
     finish(caller, &Precondition::None, statement, TASK_WIDTH)
+}
+
+/// What an idempotent create found, in the first column of its row.
+pub const CREATED: &str = "created";
+/// The key was used before with the same request: the row is the task it created (all NULL
+/// if that task has since been deleted).
+pub const REPLAYED: &str = "replayed";
+/// The key was used before with another request.
+pub const REUSED: &str = "reused";
+/// The key is being used by a request that has not finished.
+pub const IN_PROGRESS: &str = "in-progress";
+
+/// Inserts a task under an `Idempotency-Key`, in one statement: the key is claimed (or
+/// reclaimed after 24 hours) in the `claim` CTE, the task is inserted only if the claim
+/// succeeded, and otherwise the key's earlier request is reported. Rows are prefixed like
+/// [`finish`]'s (a session caller's user id first), then one of [`CREATED`], [`REPLAYED`],
+/// [`REUSED`], [`IN_PROGRESS`], then the task's columns. A concurrent request with the same
+/// key waits on the key's row; when the first commits, the claim finds it taken but the
+/// statement's snapshot cannot see it yet, which is reported as in progress.
+pub fn insert_task_once(
+    caller: &Caller,
+    task: &NewTask,
+    key: &str,
+    request_hash: &str,
+) -> Statement {
+    let insert = insert_task(&Caller::User(caller.user().clone()), task);
+    let mut params = insert.params;
+    params.push(Param::Text(Some(key.to_owned())));
+    let key_param = params.len();
+    params.push(Param::Text(Some(request_hash.to_owned())));
+    let hash_param = params.len();
+    let gate = gate(caller);
+    let mut ctes = Vec::new();
+    let mut prefix = String::new();
+    if let Some(cte) = caller_cte(caller, &mut params) {
+        ctes.push(cte);
+        prefix = format!("{SESSION_PREFIX}, ");
+    }
+    let task_insert = insert.text.replacen("VALUES (", "SELECT ", 1).replacen(
+        ") RETURNING",
+        " WHERE EXISTS (SELECT 1 FROM claim) RETURNING",
+        1,
+    );
+    ctes.push(format!(
+        "claim AS (INSERT INTO idempotency_keys (user_id, key, request_hash, task_id) \
+         SELECT $1::text, ${key_param}::text, ${hash_param}::text, $2::uuid WHERE true{gate} \
+         ON CONFLICT (user_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, \
+         task_id = EXCLUDED.task_id, created_at = now() \
+         WHERE idempotency_keys.created_at < now() - interval '24 hours' RETURNING task_id)"
+    ));
+    ctes.push(format!(
+        "prior AS (SELECT request_hash, task_id FROM idempotency_keys \
+         WHERE user_id = $1::text AND key = ${key_param}::text)"
+    ));
+    ctes.push(format!("result AS ({task_insert})"));
+    let nulls = ", NULL".repeat(TASK_WIDTH);
+    Statement {
+        text: format!(
+            "WITH {ctes} \
+             SELECT {prefix}'{CREATED}', result.* FROM result \
+             UNION ALL SELECT {prefix}CASE WHEN prior.request_hash = ${hash_param}::text \
+             THEN '{REPLAYED}' ELSE '{REUSED}' END, {TASK_COLUMNS} \
+             FROM prior LEFT JOIN tasks ON tasks.user_id = $1::text AND tasks.id = prior.task_id \
+             WHERE NOT EXISTS (SELECT 1 FROM claim) \
+             UNION ALL SELECT {prefix}'{IN_PROGRESS}'{nulls} \
+             WHERE NOT EXISTS (SELECT 1 FROM claim) AND NOT EXISTS (SELECT 1 FROM prior)",
+            ctes = ctes.join(", "),
+        ),
+        params,
+    }
 }
 
 /// The expression a list is ordered by, and how a cursor's value is cast to compare with it.
@@ -679,5 +758,47 @@ mod tests {
             "the session check wraps it all"
         );
         assert!(session.text.contains("FOR UPDATE"));
+    }
+
+    #[test]
+    fn an_idempotent_create_claims_its_key_and_inserts_in_one_statement() {
+        let task = NewTask {
+            id: TaskId::generate(),
+            title: Title::parse("t").unwrap(),
+            description: None,
+            completed: false,
+            due_date: None,
+            priority: Priority::None,
+            tags: Tags::default(),
+        };
+        for caller in [user(), session()] {
+            let statement = insert_task_once(&caller, &task, "key-1", "hash");
+            let text = &statement.text;
+            assert_eq!(
+                text.matches("WITH ").count(),
+                1,
+                "every CTE at the top level"
+            );
+            assert!(text.contains("INSERT INTO tasks (user_id, id, title, description, completed, due_date, priority, tags) SELECT $1::text"), "{text}");
+            assert!(
+                text.contains("WHERE EXISTS (SELECT 1 FROM claim) RETURNING"),
+                "{text}"
+            );
+            assert!(
+                text.contains("ON CONFLICT (user_id, key) DO UPDATE"),
+                "{text}"
+            );
+            assert!(statement
+                .params
+                .contains(&Param::Text(Some("key-1".to_owned()))));
+            let highest = (1..=statement.params.len() + 1)
+                .rev()
+                .find(|n| text.contains(&format!("${n}")))
+                .unwrap_or(0);
+            assert_eq!(highest, statement.params.len(), "{text}");
+        }
+        assert!(insert_task_once(&session(), &task, "k", "h")
+            .text
+            .starts_with("WITH caller AS"));
     }
 }
