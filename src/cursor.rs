@@ -113,6 +113,77 @@ impl CursorKey {
     }
 }
 
+/// Where a change feed continues: after the change of transaction `xid` to task `id`, with
+/// every transaction below `xid` finished and delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedPosition {
+    /// A transaction id (xid8, as text).
+    #[serde(rename = "x")]
+    pub xid: String,
+    /// A task id; the nil UUID for "from the start of `xid`".
+    #[serde(rename = "i")]
+    pub id: String,
+    /// Whether this is a first sync still under way: deletions are not reported to a client
+    /// that has nothing to delete.
+    #[serde(rename = "f")]
+    pub first_sync: bool,
+    /// When the cursor was issued, in milliseconds since the epoch.
+    #[serde(rename = "t")]
+    pub issued_ms: i64,
+}
+
+/// The nil UUID: before every task id.
+pub const BEFORE_ANY_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+impl FeedPosition {
+    /// The start of a first sync.
+    pub fn start(now_ms: i64) -> Self {
+        Self {
+            xid: "0".to_owned(),
+            id: BEFORE_ANY_ID.to_owned(),
+            first_sync: true,
+            issued_ms: now_ms,
+        }
+    }
+}
+
+impl CursorKey {
+    /// The `cursor` of a change-feed page, for this user.
+    pub fn encode_feed(&self, user: &str, position: &FeedPosition) -> String {
+        let payload = serde_json::to_string(position).expect("a feed position serializes");
+        let signature = self
+            .signature(user, &format!("feed:{payload}"))
+            .finalize()
+            .into_bytes();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(&signature[..SIGNATURE_BYTES])
+        )
+    }
+
+    /// The position a feed cursor names, if this API issued it for this user.
+    pub fn decode_feed(&self, user: &str, cursor: &str) -> Result<FeedPosition, FieldError> {
+        let invalid = || {
+            FieldError::new(
+                "since",
+                "is not a cursor this API issued for this user; sync again without it",
+            )
+        };
+        let (payload, signature) = cursor.split_once('.').ok_or_else(invalid)?;
+        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
+        let payload = String::from_utf8(payload).map_err(|_| invalid())?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| invalid())?;
+        if signature.len() != SIGNATURE_BYTES {
+            return Err(invalid());
+        }
+        self.signature(user, &format!("feed:{payload}"))
+            .verify_truncated_left(&signature)
+            .map_err(|_| invalid())?;
+        serde_json::from_str(&payload).map_err(|_| invalid())
+    }
+}
+
 fn fingerprint_digest(query: &ListQuery) -> String {
     let digest = Sha256::digest(query.fingerprint().as_bytes());
     URL_SAFE_NO_PAD.encode(&digest[..8])
@@ -170,6 +241,20 @@ mod tests {
         assert!(
             key.decode("alice", &paged, &cursor).is_ok(),
             "the page size may change"
+        );
+    }
+
+    #[test]
+    fn feed_cursors_round_trip_and_are_nobody_elses() {
+        let key = CursorKey::derive("a-secret-of-at-least-thirty-two-bytes!");
+        let position = FeedPosition::start(1_800_000_000_000);
+        let cursor = key.encode_feed("alice", &position);
+        assert_eq!(key.decode_feed("alice", &cursor).unwrap(), position);
+        assert!(key.decode_feed("bob", &cursor).is_err());
+        let list_cursor = key.encode("alice", &query(&[]), &task());
+        assert!(
+            key.decode_feed("alice", &list_cursor).is_err(),
+            "a list cursor is not a feed cursor"
         );
     }
 

@@ -484,6 +484,48 @@ pub enum SortOrder {
     Descending,
 }
 
+/// A validated change-feed query: `since` (a cursor) and `limit` (1 to [`MAX_PAGE`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangesQuery {
+    /// The cursor of the previous page; none for a first sync.
+    pub since: Option<String>,
+    /// At most this many changes.
+    pub limit: u32,
+}
+
+impl ChangesQuery {
+    /// Parses `since` and `limit`; other parameters are ignored.
+    pub fn parse<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let (mut since, mut limit) = (None, None);
+        for (name, value) in pairs {
+            match name {
+                "since" => since = Some(value),
+                "limit" => limit = Some(value),
+                _ => {}
+            }
+        }
+        let limit = match limit {
+            None => MAX_PAGE,
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|limit| (1..=MAX_PAGE).contains(limit))
+                .ok_or_else(|| {
+                    vec![FieldError::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {MAX_PAGE}"),
+                    )]
+                })?,
+        };
+        Ok(Self {
+            since: since.filter(|since| !since.is_empty()).map(str::to_owned),
+            limit,
+        })
+    }
+}
+
 /// The most tasks one list response holds, and the default page size.
 pub const MAX_PAGE: u32 = 1000;
 

@@ -34,6 +34,8 @@ pub enum ApiError {
     NotFound,
     /// 405: the route exists but not with this method; lists the ones it has.
     MethodNotAllowed(Allowed),
+    /// 410: a change-feed cursor older than the deletions the API remembers.
+    CursorExpired,
     /// 413: the body is larger than the limit.
     PayloadTooLarge {
         /// The limit, in bytes.
@@ -84,6 +86,7 @@ impl ApiError {
             Self::IdempotencyKeyInProgress => 409,
             Self::PreconditionFailed(_) => 412,
             Self::IdempotencyKeyReused => 422,
+            Self::CursorExpired => 410,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::Misconfigured(_) | Self::Internal(_) => 500,
@@ -165,6 +168,11 @@ impl ApiError {
                 "Idempotency-Key reused",
                 "This Idempotency-Key was used in the last 24 hours with a different request body; use a new key for a new task.".to_owned(),
             ),
+            Self::CursorExpired => (
+                problem_type!("cursor-expired"),
+                "Full resync needed",
+                "This cursor is older than the 30 days of deletions the API remembers: sync again without `since`, and replace what you have.".to_owned(),
+            ),
             Self::PreconditionFailed(_) => (
                 problem_type!("precondition-failed"),
                 "Precondition failed",
@@ -236,6 +244,7 @@ mod tests {
             ApiError::IdempotencyKeyInProgress,
             ApiError::PreconditionFailed("\"3\"".to_owned()),
             ApiError::IdempotencyKeyReused,
+            ApiError::CursorExpired,
             ApiError::PayloadTooLarge {
                 limit_bytes: 64 * 1024,
             },
@@ -258,7 +267,7 @@ mod tests {
         let statuses: Vec<u16> = every_error().iter().map(ApiError::status).collect();
         assert_eq!(
             statuses,
-            [400, 400, 401, 403, 404, 405, 409, 412, 422, 413, 415, 500, 503, 500]
+            [400, 400, 401, 403, 404, 405, 409, 412, 422, 410, 413, 415, 500, 503, 500]
         );
     }
 

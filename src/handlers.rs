@@ -6,9 +6,12 @@ use worker::{Request, Response};
 
 use crate::{
     auth::{self, Caller, Denied},
-    domain::{IdempotencyKey, ListQuery, Task, TaskId, UserId},
+    cursor::FeedPosition,
+    domain::{ChangesQuery, IdempotencyKey, ListQuery, Task, TaskId, UserId},
     error::ApiError,
-    etag, health,
+    etag,
+    feed::{self, DELETIONS_KEPT_MS},
+    health,
     request::{self, read_body},
     response::{self, json},
     routes::Route,
@@ -75,6 +78,31 @@ pub async fn handle(
                 Some(link) => response::with_headers(response, [("Link", link)]),
                 None => Ok(response),
             }
+        }
+        Route::ListChanges { user } => {
+            let caller = authorize(request, config, &user, log).await?;
+            let pairs = request::query_pairs(&request.inner().url());
+            let query = ChangesQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(ApiError::Validation)?;
+            let user = caller.user().as_str();
+            let now_ms = i64::try_from(worker::Date::now().as_millis()).unwrap_or(i64::MAX);
+            let after = match &query.since {
+                None => FeedPosition::start(now_ms),
+                Some(since) => config
+                    .cursor_key
+                    .decode_feed(user, since)
+                    .map_err(|error| ApiError::Validation(vec![error]))?,
+            };
+            if now_ms - after.issued_ms > DELETIONS_KEPT_MS {
+                return Err(ApiError::CursorExpired);
+            }
+            let page = store.changes(&caller, &after, query.limit).await?;
+            json(
+                200,
+                &feed::page(page, &after, query.limit, now_ms, |position| {
+                    config.cursor_key.encode_feed(user, position)
+                }),
+            )
         }
         Route::CreateTask { user } => {
             let caller = authorize(request, config, &user, log).await?;

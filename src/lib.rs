@@ -19,6 +19,7 @@ pub mod cursor;
 pub mod domain;
 pub mod error;
 pub mod etag;
+pub mod feed;
 pub mod handlers;
 pub mod health;
 pub mod request;

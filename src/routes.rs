@@ -17,6 +17,8 @@ pub enum Route {
     OpenApi,
     /// `GET /api/{user_id}/tasks`
     ListTasks { user: String },
+    /// `GET /api/{user_id}/changes`
+    ListChanges { user: String },
     /// `POST /api/{user_id}/tasks`
     CreateTask { user: String },
     /// `GET /api/{user_id}/tasks/{id}`
@@ -52,6 +54,7 @@ enum Endpoint {
     Ready,
     OpenApi,
     ListTasks,
+    ListChanges,
     CreateTask,
     GetTask,
     UpdateTask,
@@ -96,6 +99,10 @@ const TASKS: Resource = Resource {
     pattern: "/api/{user_id}/tasks",
     methods: &[("GET", Endpoint::ListTasks), ("POST", Endpoint::CreateTask)],
 };
+const CHANGES: Resource = Resource {
+    pattern: "/api/{user_id}/changes",
+    methods: &[("GET", Endpoint::ListChanges)],
+};
 const TASK: Resource = Resource {
     pattern: "/api/{user_id}/tasks/{id}",
     methods: &[
@@ -120,6 +127,7 @@ pub fn resolve(method: &str, path: &str) -> Resolution {
         ["ready"] => (&READY, None, None),
         ["openapi.json"] => (&OPENAPI, None, None),
         ["api", user, "tasks"] => (&TASKS, Some(*user), None),
+        ["api", user, "changes"] => (&CHANGES, Some(*user), None),
         ["api", user, "tasks", task] => (&TASK, Some(*user), Some(*task)),
         ["api", user, "tasks", task, "complete"] => (&COMPLETE, Some(*user), Some(*task)),
         _ => return Resolution::NotFound,
@@ -150,6 +158,7 @@ pub fn resolve(method: &str, path: &str) -> Resolution {
         Endpoint::Ready => Route::Ready,
         Endpoint::OpenApi => Route::OpenApi,
         Endpoint::ListTasks => Route::ListTasks { user },
+        Endpoint::ListChanges => Route::ListChanges { user },
         Endpoint::CreateTask => Route::CreateTask { user },
         Endpoint::GetTask => Route::GetTask { user, task },
         Endpoint::UpdateTask => Route::UpdateTask { user, task },
@@ -180,6 +189,10 @@ mod tests {
         assert_eq!(
             serve("GET", "/api/u1/tasks"),
             Route::ListTasks { user: user() }
+        );
+        assert_eq!(
+            serve("GET", "/api/u1/changes"),
+            Route::ListChanges { user: user() }
         );
         assert_eq!(
             serve("POST", "/api/u1/tasks"),

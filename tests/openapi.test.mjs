@@ -42,7 +42,7 @@ describe('openapi.json', () => {
 
   test('documents every route of the worker, each with a unique operationId', () => {
     assert.deepEqual(Object.keys(openapi.paths).sort(), [
-      '/api/{user_id}/tasks', '/api/{user_id}/tasks/{id}', '/api/{user_id}/tasks/{id}/complete', '/health', '/openapi.json', '/ready',
+      '/api/{user_id}/changes', '/api/{user_id}/tasks', '/api/{user_id}/tasks/{id}', '/api/{user_id}/tasks/{id}/complete', '/health', '/openapi.json', '/ready',
     ]);
     const methods = Object.fromEntries(Object.entries(openapi.paths).map(([path, item]) =>
       [path, METHODS.filter((method) => item[method]).join(',')]));
@@ -51,6 +51,7 @@ describe('openapi.json', () => {
       '/ready': 'get,options',
       '/openapi.json': 'get,options',
       '/api/{user_id}/tasks': 'get,post,options',
+      '/api/{user_id}/changes': 'get,options',
       '/api/{user_id}/tasks/{id}': 'get,put,delete,options',
       '/api/{user_id}/tasks/{id}/complete': 'options,patch',
     });

@@ -1,11 +1,13 @@
 // Several devices on one account: ETags, conditional writes (If-Match), conditional reads
-// (If-None-Match) and idempotent creates (Idempotency-Key), end to end over both transports.
+// (If-None-Match), idempotent creates (Idempotency-Key) and the change feed, end to end over
+// both transports.
 
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
+import pg from 'pg';
 import { assertProblem, newUser } from './support/api.mjs';
-import { ALLOWED_ORIGIN, forEachTransport } from './support/stack.mjs';
+import { ALLOWED_ORIGIN, forEachTransport, TEST_SECRET } from './support/stack.mjs';
 
 forEachTransport((t) => {
 
@@ -161,6 +163,111 @@ describe('Idempotency-Key on create', () => {
     assert.equal((await post(user, undefined, { title: 'x' })).status, 201);
     assert.equal((await post(user, undefined, { title: 'x' })).status, 201);
     assert.equal((await t.api.list(user)).body.length, 2);
+  });
+});
+
+});
+
+/** A UUIDv7, as the worker makes them, for rows written behind its back. */
+function uuidV7() {
+  const hex = Date.now().toString(16).padStart(12, '0') + randomUUID().replaceAll('-', '').slice(12);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+forEachTransport((t) => {
+
+describe('the change feed', () => {
+  const feed = (user, since, limit) => {
+    const query = new URLSearchParams();
+    if (since) query.set('since', since);
+    if (limit !== undefined) query.set('limit', String(limit));
+    return t.api.request('GET', `/api/${user.id}/changes?${query}`, { token: user.token });
+  };
+  /** Follows `cursor` until has_more is false; returns every page's body. */
+  async function sync(user, since, limit) {
+    const pages = [];
+    let cursor = since;
+    for (;;) {
+      const response = await feed(user, cursor, limit);
+      assert.equal(response.status, 200, response.text);
+      pages.push(response.body);
+      cursor = response.body.cursor;
+      if (!response.body.has_more) return { pages, cursor };
+    }
+  }
+
+  test('a first sync returns everything; later syncs return changes and deletions since', async () => {
+    const user = newUser();
+    const a = await t.api.seed(user, { title: 'a' });
+    const b = await t.api.seed(user, { title: 'b' });
+    const gone = await t.api.seed(user, { title: 'gone' });
+    await t.api.remove(user, gone.id);
+    const first = await sync(user);
+    assert.deepEqual(first.pages.flatMap((page) => page.tasks.map((task) => task.id)).sort(), [a.id, b.id].sort());
+    assert.deepEqual(first.pages.flatMap((page) => page.deleted), [], 'a first sync has nothing to delete');
+
+    const quiet = await sync(user, first.cursor);
+    assert.deepEqual([quiet.pages[0].tasks, quiet.pages[0].deleted], [[], []], 'nothing changed');
+
+    await t.api.update(user, a.id, { title: 'a2' });
+    await t.api.remove(user, b.id);
+    const c = await t.api.seed(user, { title: 'c' });
+    const later = await sync(user, quiet.cursor);
+    const tasks = later.pages.flatMap((page) => page.tasks);
+    assert.deepEqual(tasks.map((task) => [task.id, task.title]).sort(), [[a.id, 'a2'], [c.id, 'c']].sort());
+    assert.deepEqual(later.pages.flatMap((page) => page.deleted), [b.id]);
+  });
+
+  test('pages of 2 cover every change once, in order, with has_more', async () => {
+    const user = newUser();
+    const created = [];
+    for (let n = 0; n < 5; n += 1) created.push(await t.api.seed(user, { title: `p${n}` }));
+    const { pages } = await sync(user, undefined, 2);
+    assert.deepEqual(pages.map((page) => [page.tasks.length, page.has_more]), [[2, true], [2, true], [1, false]]);
+    assert.deepEqual(pages.flatMap((page) => page.tasks.map((task) => task.id)), created.map((task) => task.id));
+  });
+
+  test('a transaction that commits late, behind later ones, is still delivered', async () => {
+    const user = newUser();
+    const { pages, cursor } = await sync(user);
+    assert.equal(pages[0].tasks.length, 0);
+    const client = new pg.Client({ connectionString: t.stack.postgres.url });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      // An older transaction writes first and commits last.
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO tasks (id, user_id, title) VALUES ($1, $2, 'slow writer')`, [uuidV7(), user.id]);
+      const fast = await t.api.seed(user, { title: 'fast writer' });
+      const meanwhile = await sync(user, cursor);
+      const seen = meanwhile.pages.flatMap((page) => page.tasks.map((task) => task.title));
+      assert.deepEqual(seen, [], `nothing is delivered past an unfinished transaction: ${seen}`);
+      await client.query('COMMIT');
+      const after = await sync(user, meanwhile.cursor);
+      const titles = after.pages.flatMap((page) => page.tasks.map((task) => task.title)).sort();
+      assert.deepEqual(titles, ['fast writer', 'slow writer']);
+      assert.ok(after.pages.flatMap((page) => page.tasks).some((task) => task.id === fast.id));
+    } finally {
+      await client.query('ROLLBACK').catch(() => {});
+      await client.end();
+    }
+  });
+
+  test('a cursor is its user\'s own, a tampered one is a 400, and one older than 30 days is a 410', async () => {
+    const user = newUser();
+    const { cursor } = await sync(user);
+    const other = newUser();
+    assertProblem(assert, await feed(other, cursor), 400);
+    assertProblem(assert, await feed(user, `${cursor}x`), 400);
+    assertProblem(assert, await feed(user, undefined, 0), 400);
+
+    // A cursor issued 31 days ago, signed as the worker signs them (the test knows the secret).
+    const key = createHmac('sha256', TEST_SECRET).update('edge-task-api list cursor v1').digest();
+    const payload = JSON.stringify({ x: '1', i: '00000000-0000-0000-0000-000000000000', f: false, t: Date.now() - 31 * 86_400_000 });
+    const signature = createHmac('sha256', key).update(`${user.id}\u0000feed:${payload}`).digest().subarray(0, 16);
+    const old = `${Buffer.from(payload).toString('base64url')}.${signature.toString('base64url')}`;
+    const gone = assertProblem(assert, await feed(user, old), 410);
+    assert.match(gone.detail, /sync again without `since`/);
   });
 });
 

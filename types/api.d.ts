@@ -104,6 +104,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{user_id}/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user whose tasks these are; must be the token's user (else 403). Percent-decoded; a segment that does not decode to UTF-8 names nothing (404).
+                 * @example user_1
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Changes since a cursor: for keeping several devices in sync
+         * @description Returns the tasks created or changed and the ids of tasks deleted since `since`. Following `cursor` until `has_more` is false never misses a change, even when transactions commit out of order: only changes of transactions that have finished are delivered, and the cursor never passes one that has not. Deletions are remembered for 30 days; an older cursor is a 410.
+         */
+        get: operations["listChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        /**
+         * CORS preflight
+         * @description Answers a browser's preflight without authentication. From an origin in `ALLOWED_ORIGINS` it carries the CORS headers (methods, `Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key`, max-age one day, and credentials when `CORS_ALLOW_CREDENTIALS=true`); from any other origin, or without `Origin`, it carries none, so the browser refuses the real request.
+         */
+        options: operations["preflightChanges"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/{user_id}/tasks/{id}": {
         parameters: {
             query?: never;
@@ -338,7 +368,7 @@ export interface components {
              * @description A stable identifier of the kind of problem, for programs to switch on (not meant to be dereferenced).
              * @enum {string}
              */
-            type: "tag:edge-task-api,2026:validation-error" | "tag:edge-task-api,2026:malformed-body" | "tag:edge-task-api,2026:invalid-token" | "tag:edge-task-api,2026:forbidden" | "tag:edge-task-api,2026:not-found" | "tag:edge-task-api,2026:method-not-allowed" | "tag:edge-task-api,2026:payload-too-large" | "tag:edge-task-api,2026:unsupported-media-type" | "tag:edge-task-api,2026:internal-error" | "tag:edge-task-api,2026:service-unavailable" | "tag:edge-task-api,2026:precondition-failed" | "tag:edge-task-api,2026:idempotency-key-reused" | "tag:edge-task-api,2026:idempotency-key-in-progress";
+            type: "tag:edge-task-api,2026:validation-error" | "tag:edge-task-api,2026:malformed-body" | "tag:edge-task-api,2026:invalid-token" | "tag:edge-task-api,2026:forbidden" | "tag:edge-task-api,2026:not-found" | "tag:edge-task-api,2026:method-not-allowed" | "tag:edge-task-api,2026:payload-too-large" | "tag:edge-task-api,2026:unsupported-media-type" | "tag:edge-task-api,2026:internal-error" | "tag:edge-task-api,2026:service-unavailable" | "tag:edge-task-api,2026:precondition-failed" | "tag:edge-task-api,2026:idempotency-key-reused" | "tag:edge-task-api,2026:idempotency-key-in-progress" | "tag:edge-task-api,2026:cursor-expired";
             /** @description A short summary of the kind of problem. */
             title: string;
             /** @description The HTTP status code. */
@@ -462,6 +492,23 @@ export interface components {
             type?: "tag:edge-task-api,2026:idempotency-key-reused";
             /** @constant */
             status?: 422;
+        };
+        /** @description Changes since the cursor, in the order of the transactions that made them. */
+        ChangeFeed: {
+            /** @description Tasks created or changed since the cursor, as they are now (a task may come again if it changed again). */
+            tasks: components["schemas"]["Task"][];
+            /** @description Ids of tasks deleted since the cursor (never in a first sync). */
+            deleted: string[];
+            /** @description Send it as `since` for the next page or the next sync. */
+            cursor: string;
+            /** @description More changes are waiting now: fetch again with `cursor` at once. */
+            has_more: boolean;
+        };
+        CursorExpiredProblem: components["schemas"]["Problem"] & {
+            /** @constant */
+            type?: "tag:edge-task-api,2026:cursor-expired";
+            /** @constant */
+            status?: 410;
         };
     };
     responses: {
@@ -647,6 +694,17 @@ export interface components {
                 "application/problem+json": components["schemas"]["IdempotencyKeyReusedProblem"];
             };
         };
+        /** @description The cursor is older than the 30 days of deletions the API remembers: sync again without `since`. */
+        CursorExpired: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["CursorExpiredProblem"];
+            };
+        };
     };
     parameters: {
         /**
@@ -699,6 +757,10 @@ export interface components {
          * @example 5f1c8e2a-add-milk
          */
         IdempotencyKey: string;
+        /** @description The `cursor` of the previous response; without it, a first sync (every task the user has). A cursor that is not this user's, or was tampered with, is a 400. */
+        Since: string;
+        /** @description At most this many changes (1-1000, default 1000). */
+        FeedLimit: number;
     };
     requestBodies: never;
     headers: {
@@ -963,6 +1025,66 @@ export interface operations {
         };
     };
     preflightTasks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The user whose tasks these are; must be the token's user (else 403). Percent-decoded; a segment that does not decode to UTF-8 names nothing (404).
+                 * @example user_1
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["Preflight"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listChanges: {
+        parameters: {
+            query?: {
+                /** @description The `cursor` of the previous response; without it, a first sync (every task the user has). A cursor that is not this user's, or was tampered with, is a 400. */
+                since?: components["parameters"]["Since"];
+                /** @description At most this many changes (1-1000, default 1000). */
+                limit?: components["parameters"]["FeedLimit"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The user whose tasks these are; must be the token's user (else 403). Percent-decoded; a segment that does not decode to UTF-8 names nothing (404).
+                 * @example user_1
+                 */
+                user_id: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of changes. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeFeed"];
+                };
+            };
+            400: components["responses"]["InvalidQuery"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            410: components["responses"]["CursorExpired"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    preflightChanges: {
         parameters: {
             query?: never;
             header?: never;

@@ -18,7 +18,7 @@ use worker::Env;
 
 use crate::auth::Caller;
 use crate::config::DatabaseConfig;
-use crate::cursor::Position;
+use crate::cursor::{FeedPosition, Position};
 use crate::domain::{
     CompletionChange, IdempotencyKey, ListQuery, NewTask, Priority, Task, TaskId, TaskPatch,
 };
@@ -50,6 +50,25 @@ pub enum StoreError {
     IdempotencyKeyReused,
     /// A request with the same `Idempotency-Key` has not finished: nothing was written.
     IdempotencyKeyInProgress,
+}
+
+/// One change of the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A task created or changed, as it is now.
+    Task(Task),
+    /// The id of a task deleted.
+    Deleted(String),
+}
+
+/// A page of the change feed: the changes with the transaction id of each, and the horizon
+/// (the snapshot's xmin) below which every transaction has finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangesPage {
+    /// The changes, each with its transaction id and task id, in feed order.
+    pub changes: Vec<(String, String, Change)>,
+    /// Every transaction below this id had finished when the page was read.
+    pub horizon: String,
 }
 
 /// What a create under an `Idempotency-Key` did.
@@ -87,6 +106,13 @@ pub trait TaskStore {
         task: &NewTask,
         key: &IdempotencyKey,
     ) -> Result<Created, StoreError>;
+    /// The user's changes after `after`, at most `limit + 1`.
+    async fn changes(
+        &self,
+        caller: &Caller,
+        after: &FeedPosition,
+        limit: u32,
+    ) -> Result<ChangesPage, StoreError>;
     /// One task, if the user has it.
     async fn get(&self, caller: &Caller, task: TaskId) -> Result<Option<Task>, StoreError>;
     /// Applies a partial update; `None` if the user has no such task.
@@ -240,6 +266,42 @@ impl<T: Transport> TaskStore for SqlStore<T> {
                 row_shape(&row)
             ))),
         }
+    }
+
+    async fn changes(
+        &self,
+        caller: &Caller,
+        after: &FeedPosition,
+        limit: u32,
+    ) -> Result<ChangesPage, StoreError> {
+        let rows = self
+            .rows(caller, sql::list_changes(caller, after, limit))
+            .await?;
+        let horizon = rows
+            .first()
+            .and_then(|row| row.first())
+            .cloned()
+            .flatten()
+            .ok_or_else(|| {
+                StoreError::Internal("a change feed read returned no horizon".to_owned())
+            })?;
+        let mut changes = Vec::new();
+        for row in rows {
+            let mut columns = row.into_iter().skip(2);
+            let (Some(xid), Some(id), Some(kind)) = (
+                columns.next().flatten(),
+                columns.next().flatten(),
+                columns.next().flatten(),
+            ) else {
+                continue;
+            };
+            let change = match kind.as_str() {
+                "task" => Change::Task(task_from_row(columns.collect())?),
+                _ => Change::Deleted(id.clone()),
+            };
+            changes.push((xid, id, change));
+        }
+        Ok(ChangesPage { changes, horizon })
     }
 
     async fn get(&self, caller: &Caller, task: TaskId) -> Result<Option<Task>, StoreError> {

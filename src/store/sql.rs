@@ -17,7 +17,7 @@
 //!   cache.
 
 use crate::auth::Caller;
-use crate::cursor::Position;
+use crate::cursor::{FeedPosition, Position};
 use crate::domain::{
     CompletionChange, ListQuery, NewTask, SortKey, SortOrder, StatusFilter, TaskId, TaskPatch,
     UserId,
@@ -306,6 +306,60 @@ pub fn insert_task_once(
         params,
     }
 }
+
+/// The user's changes after `after`: tasks created or changed and, unless this is a first
+/// sync, tasks deleted, in the order of the transactions that made them, at most `limit + 1`
+/// (the extra one says whether more follow). Only changes of transactions older than the
+/// snapshot's xmin are taken: those have all finished, so nothing can commit behind the
+/// position later and be missed. Rows: [a session caller's user id,] the xmin, then the
+/// change's transaction id, task id and kind (`task` or `deleted`), then the task's columns
+/// (NULL for a deletion); one row with only the xmin when there are none.
+pub fn list_changes(caller: &Caller, after: &FeedPosition, limit: u32) -> Statement {
+    let mut params = vec![
+        Param::Text(Some(caller.user().as_str().to_owned())),
+        Param::Text(Some(after.xid.clone())),
+        Param::Text(Some(after.id.clone())),
+        Param::Text(Some((limit + 1).to_string())),
+        Param::Bool(Some(after.first_sync)),
+    ];
+    let gate = gate(caller);
+    let mut ctes = Vec::new();
+    let mut prefix = String::new();
+    if let Some(cte) = caller_cte(caller, &mut params) {
+        ctes.push(cte);
+        prefix = format!("{SESSION_PREFIX}, ");
+    }
+    ctes.push("horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)".to_owned());
+    let deleted_nulls = ", NULL".repeat(TASK_WIDTH);
+    // Every column as text (the transports decode text); the order key is the transaction id
+    // zero-padded and the task id, both compared bytewise, as xid8 and uuid compare.
+    ctes.push(format!(
+        "result AS (SELECT * FROM (\
+         SELECT lpad(changed_xid::text, 20, '0') AS change_order, changed_xid::text AS change_xid, \
+         id::text AS change_id, 'task' AS change_kind, {TASK_COLUMNS} \
+         FROM tasks WHERE user_id = $1::text AND (changed_xid, id) > ($2::xid8, $3::uuid) \
+         AND changed_xid < (SELECT xmin FROM horizon){gate} \
+         UNION ALL SELECT lpad(deleted_xid::text, 20, '0'), deleted_xid::text, task_id::text, \
+         'deleted'{deleted_nulls} \
+         FROM task_deletions WHERE user_id = $1::text AND (deleted_xid, task_id) > ($2::xid8, $3::uuid) \
+         AND deleted_xid < (SELECT xmin FROM horizon) AND NOT $5::boolean{gate}) AS changes \
+         ORDER BY change_order COLLATE \"C\", change_id COLLATE \"C\" LIMIT $4::bigint)"
+    ));
+    let nulls = ", NULL".repeat(FEED_WIDTH);
+    Statement {
+        text: format!(
+            "WITH {ctes} \
+             SELECT {prefix}(SELECT xmin::text FROM horizon), result.* FROM result \
+             UNION ALL SELECT {prefix}(SELECT xmin::text FROM horizon){nulls} \
+             WHERE NOT EXISTS (SELECT 1 FROM result)",
+            ctes = ctes.join(", "),
+        ),
+        params,
+    }
+}
+
+/// A change row after the horizon: order key, transaction id, task id, kind, task columns.
+pub const FEED_WIDTH: usize = 4 + TASK_WIDTH;
 
 /// The expression a list is ordered by, and how a cursor's value is cast to compare with it.
 /// Due dates order through `COALESCE` with the infinity that puts tasks without one last in

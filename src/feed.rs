@@ -1,0 +1,175 @@
+//! The change feed's response: `{tasks, deleted, cursor, has_more}`, and the cursor that
+//! continues it.
+//!
+//! The statement (`store::sql::list_changes`) returns changes of finished transactions only,
+//! in transaction order, one more than asked. When that extra one is there, the next cursor
+//! continues right after the last change delivered; otherwise it moves to the horizon (the
+//! snapshot's xmin): every transaction below it had finished and was delivered, and any that
+//! commits later has an id at or above it, so it is read next time. Following `cursor` until
+//! `has_more` is false therefore misses no change, even when transactions commit out of order.
+//! A change may come twice (a task changed again); clients apply them by id.
+
+use serde::Serialize;
+
+use crate::cursor::{FeedPosition, BEFORE_ANY_ID};
+use crate::domain::Task;
+use crate::store::{Change, ChangesPage};
+
+/// How long deletions are remembered: a cursor older than this is answered with 410.
+pub const DELETIONS_KEPT_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+/// The JSON of one page.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct FeedPage {
+    /// Tasks created or changed since the cursor, as they are now.
+    pub tasks: Vec<Task>,
+    /// Ids of tasks deleted since the cursor.
+    pub deleted: Vec<String>,
+    /// Where the next page, or the next sync, starts.
+    pub cursor: String,
+    /// Whether more changes are waiting now.
+    pub has_more: bool,
+}
+
+/// Builds the page from at most `limit + 1` changes; `encode` signs the next position.
+pub fn page(
+    page: ChangesPage,
+    after: &FeedPosition,
+    limit: u32,
+    now_ms: i64,
+    encode: impl Fn(&FeedPosition) -> String,
+) -> FeedPage {
+    let mut changes = page.changes;
+    let has_more = changes.len() > limit as usize;
+    changes.truncate(limit as usize);
+    let next = match (has_more, changes.last()) {
+        (true, Some((xid, id, _))) => FeedPosition {
+            xid: xid.clone(),
+            id: id.clone(),
+            first_sync: after.first_sync,
+            issued_ms: now_ms,
+        },
+        _ => FeedPosition {
+            // The horizon never moves back behind a position already delivered.
+            xid: later(&page.horizon, &after.xid).to_owned(),
+            id: BEFORE_ANY_ID.to_owned(),
+            first_sync: false,
+            issued_ms: now_ms,
+        },
+    };
+    let mut tasks = Vec::new();
+    let mut deleted = Vec::new();
+    for (_, _, change) in changes {
+        match change {
+            Change::Task(task) => tasks.push(task),
+            Change::Deleted(id) => deleted.push(id),
+        }
+    }
+    FeedPage {
+        tasks,
+        deleted,
+        cursor: encode(&next),
+        has_more,
+    }
+}
+
+/// The later of two transaction ids (decimal text, as xid8 prints).
+fn later<'a>(a: &'a str, b: &'a str) -> &'a str {
+    let value = |xid: &str| xid.parse::<u64>().unwrap_or(0);
+    if value(a) >= value(b) {
+        a
+    } else {
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Priority;
+
+    fn task(id: &str) -> Task {
+        Task {
+            id: id.to_owned(),
+            user_id: "u".to_owned(),
+            title: "t".to_owned(),
+            description: None,
+            completed: false,
+            created_at: "c".to_owned(),
+            updated_at: "u".to_owned(),
+            due_date: None,
+            priority: Priority::None,
+            tags: Vec::new(),
+            version: "1".to_owned(),
+        }
+    }
+
+    fn encode(position: &FeedPosition) -> String {
+        format!("{}/{}/{}", position.xid, position.id, position.first_sync)
+    }
+
+    #[test]
+    fn a_full_page_continues_after_its_last_change() {
+        let changes = vec![
+            ("10".to_owned(), "a".to_owned(), Change::Task(task("a"))),
+            (
+                "11".to_owned(),
+                "b".to_owned(),
+                Change::Deleted("b".to_owned()),
+            ),
+            ("12".to_owned(), "c".to_owned(), Change::Task(task("c"))),
+        ];
+        let page = page(
+            ChangesPage {
+                changes,
+                horizon: "20".to_owned(),
+            },
+            &FeedPosition::start(0),
+            2,
+            5,
+            encode,
+        );
+        assert!(page.has_more);
+        assert_eq!(page.tasks, [task("a")]);
+        assert_eq!(page.deleted, ["b"]);
+        assert_eq!(
+            page.cursor, "11/b/true",
+            "still a first sync until it is done"
+        );
+    }
+
+    #[test]
+    fn the_last_page_moves_the_cursor_to_the_horizon() {
+        let changes = vec![("10".to_owned(), "a".to_owned(), Change::Task(task("a")))];
+        let done = page(
+            ChangesPage {
+                changes,
+                horizon: "20".to_owned(),
+            },
+            &FeedPosition::start(0),
+            5,
+            5,
+            encode,
+        );
+        assert!(!done.has_more);
+        assert_eq!(done.cursor, format!("20/{BEFORE_ANY_ID}/false"));
+        let behind = FeedPosition {
+            xid: "30".to_owned(),
+            ..FeedPosition::start(0)
+        };
+        let empty = page(
+            ChangesPage {
+                changes: Vec::new(),
+                horizon: "25".to_owned(),
+            },
+            &behind,
+            5,
+            5,
+            encode,
+        );
+        assert!(
+            empty.cursor.starts_with("30/"),
+            "never back behind what was delivered"
+        );
+    }
+}
