@@ -191,7 +191,8 @@ async function configureAuthentication(postgres, client, { trustAll }) {
       .join('\n');
   } else {
     await client.query(`CREATE ROLE ${TRUST_ROLE} LOGIN`);
-    await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON tasks TO ${TRUST_ROLE}`);
+    // tasks, and the tables its triggers write (tombstones of deletions).
+    await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON tasks, task_deletions TO ${TRUST_ROLE}`);
     await client.query(`GRANT USAGE ON SEQUENCE bench_floor_ids, bench_delete_ids TO ${TRUST_ROLE}`);
     // The first matching line wins.
     text = `host all ${TRUST_ROLE} 127.0.0.1/32 trust\n${text}`;

@@ -8,8 +8,8 @@
 //      (one PostgreSQL and one worker per transport, shared by every suite), the contract and
 //      type checks, the Neon stand-in's fidelity tests with Neon's driver, and the script
 //      tests (platform selection, clean exits).
-// `npm run test:full` (what CI runs) adds Schemathesis, the browser test, the benchmark's
-// quick run and the deploy dry run.
+// `npm run test:full` (what CI runs) adds Schemathesis, the browser test, the database failing
+// under load (tests/faults.test.mjs), the benchmark's quick run and the deploy dry run.
 //
 // Extra arguments are test files to run instead of the tier's (`npm test -- tests/auth.test.mjs`).
 // The suites run in a process group of their own; an interrupt stops the whole group.
@@ -35,7 +35,7 @@ const CORE = [
   'tests/security.test.mjs',
 ];
 /** What `npm run test:full` adds. */
-const FULL = ['tests/schemathesis.test.mjs', 'tests/browser.test.mjs', 'tests/bench.test.mjs', 'tests/deploy.test.mjs'];
+const FULL = ['tests/schemathesis.test.mjs', 'tests/browser.test.mjs', 'tests/faults.test.mjs', 'tests/bench.test.mjs', 'tests/deploy.test.mjs'];
 
 const args = process.argv.slice(2);
 const full = args.includes('--full');

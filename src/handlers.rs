@@ -108,7 +108,9 @@ pub async fn handle(
             let caller = authorize(request, config, &user, log).await?;
             let body = read_body(request).await?;
             let task = request::parse_new_task(content_type(request).as_deref(), &body)?;
-            let created = match header(request, "idempotency-key") {
+            // An empty header is as none.
+            let key = header(request, "idempotency-key").filter(|key| !key.is_empty());
+            let created = match key {
                 None => store.create(&caller, &task).await?,
                 Some(key) => {
                     let key = IdempotencyKey::parse(&key)

@@ -219,6 +219,41 @@ describe('the example web client in Chromium', { timeout: 900_000, skip: SKIP },
     }
   });
 
+  test('several devices: an edit that lost the race says so, retried adds create once, deletions elsewhere disappear', async () => {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 1000 } });
+    const page = await context.newPage();
+    const user = newUser();
+    const api = new Api(stack.url);
+    try {
+      const contested = await api.seed(user, { title: 'contested' });
+      const doomed = await api.seed(user, { title: 'doomed' });
+      await page.goto(`${allowedOrigin}/?api=${encodeURIComponent(stack.url)}&user=${user.id}`);
+      await page.fill('#token', user.token);
+      await settle(page, () => page.click('#connect'));
+
+      // This device starts editing; another device changes the task meanwhile.
+      await settle(page, () => row(page, 'contested').locator('.edit').click());
+      await api.update(user, contested.id, { title: 'changed elsewhere' });
+      await page.fill('#tasks .edit-title', 'my edit');
+      await settle(page, () => page.click('#tasks .save'));
+      assert.match(await page.textContent('#error'), /changed on another device/);
+      assert.equal((await api.get(user, contested.id)).body.title, 'changed elsewhere', 'nothing overwritten');
+      assert.ok((await titles(page)).includes('changed elsewhere'), 'reloaded');
+
+      // Another device deletes a task; a sync takes it off this page.
+      await api.remove(user, doomed.id);
+      await settle(page, () => page.click('#sync'));
+      assert.ok(!(await titles(page)).includes('doomed'));
+
+      // Adds carry an Idempotency-Key: one task per add.
+      await page.fill('#new-title', 'added once');
+      await settle(page, () => page.click('#add-button'));
+      assert.equal((await api.list(user, '?q=added+once')).body.length, 1);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('an origin not in ALLOWED_ORIGINS is blocked by the browser', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();

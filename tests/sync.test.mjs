@@ -162,7 +162,11 @@ describe('Idempotency-Key on create', () => {
     assert.deepEqual(problem.errors.map((error) => error.field), ['Idempotency-Key']);
     assert.equal((await post(user, undefined, { title: 'x' })).status, 201);
     assert.equal((await post(user, undefined, { title: 'x' })).status, 201);
-    assert.equal((await t.api.list(user)).body.length, 2);
+    // An empty header is as none: both create.
+    const empty = (json) => t.api.request('POST', `/api/${user.id}/tasks`, { token: user.token, json, headers: { 'idempotency-key': '' } });
+    assert.equal((await empty({ title: 'y' })).status, 201);
+    assert.equal((await empty({ title: 'y' })).status, 201);
+    assert.equal((await t.api.list(user)).body.length, 4);
   });
 });
 

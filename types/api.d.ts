@@ -753,7 +753,7 @@ export interface components {
          */
         IfNoneMatch: string;
         /**
-         * @description Makes a create safe to retry (1-255 visible ASCII characters, the user's own, remembered 24 hours). A repeat with the same key and the same body answers as the first request did (201, the same task) and creates nothing; the same key with another body is a 422; while the first request with the key is still running, a parallel one gets a 409.
+         * @description Makes a create safe to retry (1-255 visible ASCII characters, the user's own, remembered 24 hours). A repeat with the same key and the same body answers as the first request did (201, the same task) and creates nothing; the same key with another body is a 422; while the first request with the key is still running, a parallel one gets a 409. An empty value is as none.
          * @example 5f1c8e2a-add-milk
          */
         IdempotencyKey: string;
@@ -978,7 +978,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes a create safe to retry (1-255 visible ASCII characters, the user's own, remembered 24 hours). A repeat with the same key and the same body answers as the first request did (201, the same task) and creates nothing; the same key with another body is a 422; while the first request with the key is still running, a parallel one gets a 409.
+                 * @description Makes a create safe to retry (1-255 visible ASCII characters, the user's own, remembered 24 hours). A repeat with the same key and the same body answers as the first request did (201, the same task) and creates nothing; the same key with another body is a 422; while the first request with the key is still running, a parallel one gets a 409. An empty value is as none.
                  * @example 5f1c8e2a-add-milk
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];

@@ -27,13 +27,13 @@ class ApiError extends Error {
  * Calls the API. Resolves to the parsed JSON body (null for 204); rejects with an ApiError whose
  * message is the problem's `detail`, or a network error (which is also how a CORS refusal looks).
  */
-async function api(method, path, body) {
-  return (await send(`${settings.base}${path}`, method, body)).data;
+async function api(method, path, body, extraHeaders = {}) {
+  return (await send(`${settings.base}${path}`, method, body, extraHeaders)).data;
 }
 
 /** Sends one request to the API; resolves to { data, response }. */
-async function send(url, method = 'GET', body = undefined) {
-  const headers = { Authorization: `Bearer ${settings.token}` };
+async function send(url, method = 'GET', body = undefined, extraHeaders = {}) {
+  const headers = { Authorization: `Bearer ${settings.token}`, ...extraHeaders };
   const init = { method, headers };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -117,6 +117,41 @@ async function loadTasks() {
   if (!settings.user) throw new ApiError('Enter a user id (or a token whose `sub` names one), then load.');
   shown = [];
   await loadPage(`${settings.base}${tasksPath()}?${listQuery()}`);
+  if (!feedCursor) feedCursor = await catchUp(null, () => {});
+}
+
+/** The change feed's cursor: where the next sync starts. */
+let feedCursor = null;
+
+/** Follows the change feed from `since` until it has nothing more; returns the new cursor. */
+async function catchUp(since, apply) {
+  let cursor = since;
+  for (;;) {
+    const query = new URLSearchParams(cursor ? { since: cursor } : {});
+    const page = await api('GET', `/api/${encodeURIComponent(settings.user)}/changes?${query}`);
+    apply(page);
+    cursor = page.cursor;
+    if (!page.has_more) return cursor;
+  }
+}
+
+/**
+ * Applies what other devices did since the last sync: changed tasks replace their old copy,
+ * deleted ones disappear. (New tasks show on the next load, where the filters place them.)
+ */
+async function syncChanges() {
+  if (!feedCursor || !settings.token) return;
+  let changed = 0;
+  feedCursor = await catchUp(feedCursor, ({ tasks, deleted }) => {
+    const byId = new Map(tasks.map((task) => [task.id, task]));
+    const before = shown.length;
+    shown = shown.filter((task) => !deleted.includes(task.id)).map((task) => byId.get(task.id) ?? task);
+    changed += before - shown.length + tasks.filter((task) => shown.some((s) => s.id === task.id)).length;
+  });
+  if (changed > 0) {
+    render(shown);
+    showMessage(`Synced ${changed} change${changed === 1 ? '' : 's'} from other devices.`);
+  }
 }
 
 /** Appends a page of tasks; its Link header (exposed by the API) names the next one. */
@@ -169,7 +204,11 @@ function taskItem(task) {
     showMessage(`"${updated.title}" is ${updated.completed ? 'done' : 'not done'}.`);
     await loadTasks();
   }));
-  item.querySelector('.edit').addEventListener('click', () => item.replaceWith(editItem(task)));
+  item.querySelector('.edit').addEventListener('click', () => act(async () => {
+    // The task's current version: the edit is saved only if nobody changed it meanwhile.
+    const { data, response } = await send(`${settings.base}${taskPath(task.id)}`);
+    item.replaceWith(editItem(data, response.headers.get('ETag')));
+  }));
   item.querySelector('.delete').addEventListener('click', () => act(async () => {
     await api('DELETE', taskPath(task.id));
     showMessage(`Deleted "${task.title}".`);
@@ -179,7 +218,7 @@ function taskItem(task) {
 }
 
 /** @param {Task} task */
-function editItem(task) {
+function editItem(task, etag) {
   const item = $('#edit-template').content.firstElementChild.cloneNode(true);
   item.dataset.id = task.id;
   const title = item.querySelector('.edit-title');
@@ -190,12 +229,18 @@ function editItem(task) {
   item.querySelector('form').addEventListener('submit', (event) => {
     event.preventDefault();
     act(async () => {
-      // An emptied description is cleared with null.
-      const updated = await api('PUT', taskPath(task.id), {
-        title: title.value,
-        description: description.value === '' ? null : description.value,
-      });
-      showMessage(`Saved "${updated.title}".`);
+      // An emptied description is cleared with null. If-Match: another device's change since
+      // the edit began is not silently overwritten (412).
+      try {
+        const updated = await api('PUT', taskPath(task.id), {
+          title: title.value,
+          description: description.value === '' ? null : description.value,
+        }, etag ? { 'If-Match': etag } : {});
+        showMessage(`Saved "${updated.title}".`);
+      } catch (error) {
+        if (error.problem?.status !== 412) throw error;
+        showError(new ApiError('This task was changed on another device while you were editing it. It has been reloaded: edit it again.'));
+      }
       await loadTasks();
     });
   });
@@ -235,6 +280,7 @@ async function signIn(kind) {
     ? (await betterAuth('/api/auth/token', { method: 'GET', session })).data.token
     : session;
   sessionStorage.setItem('session', session);
+  feedCursor = null;
   $('#token').value = token;
   $('#user-id').value = data.user.id;
   sessionStorage.setItem('token', token);
@@ -295,6 +341,7 @@ function start() {
 
   $('#settings').addEventListener('submit', (event) => {
     event.preventDefault();
+    feedCursor = null;
     if (!settings.user && tokenUser(settings.token)) $('#user-id').value = tokenUser(settings.token);
     localStorage.setItem('api-base', settings.base);
     localStorage.setItem('user-id', settings.user);
@@ -319,14 +366,27 @@ function start() {
     act(async () => {
       const description = $('#new-description').value;
       const tags = $('#new-tags').value.split(',').map((tag) => tag.trim()).filter(Boolean);
-      /** @type {Task} */
-      const created = await api('POST', tasksPath(), {
+      const body = {
         title: $('#new-title').value,
         ...(description ? { description } : {}),
         ...($('#new-due').value ? { due_date: $('#new-due').value } : {}),
         priority: $('#new-priority').value,
         tags,
-      });
+      };
+      // One key per task to add: a retry after a network failure or a 503 creates it once.
+      const key = crypto.randomUUID();
+      /** @type {Task} */
+      let created;
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          created = await api('POST', tasksPath(), body, { 'Idempotency-Key': key });
+          break;
+        } catch (error) {
+          const retryable = !error.problem || [409, 503].includes(error.problem.status);
+          if (!retryable || attempt === 3) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+        }
+      }
       for (const field of ['#new-title', '#new-description', '#new-due', '#new-tags']) $(field).value = '';
       $('#new-priority').value = 'none';
       showMessage(`Added "${created.title}".`);
@@ -342,6 +402,11 @@ function start() {
     await loadTasks();
   }));
   $('#load-more').addEventListener('click', () => act(() => loadPage(nextPage)));
+  $('#sync').addEventListener('click', () => act(syncChanges));
+  // Other devices' changes arrive through the change feed, without reloading the list.
+  setInterval(() => {
+    if (document.body.dataset.busy !== 'true' && feedCursor) syncChanges().catch(() => {});
+  }, 10_000);
   document.body.dataset.busy = 'false';
   document.body.dataset.actions = '0';
 }
