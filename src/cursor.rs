@@ -64,6 +64,33 @@ impl CursorKey {
         mac
     }
 
+    /// `payload` signed for `user` in `domain` (`list`, `feed`): `<payload>.<signature>`.
+    fn seal(&self, user: &str, domain: &str, payload: &str) -> String {
+        let signature = self
+            .signature(user, &format!("{domain}:{payload}"))
+            .finalize()
+            .into_bytes();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(&signature[..SIGNATURE_BYTES])
+        )
+    }
+
+    /// The payload of a cursor this key sealed for `user` in `domain`, or `None`.
+    fn open(&self, user: &str, domain: &str, cursor: &str) -> Option<String> {
+        let (payload, signature) = cursor.split_once('.')?;
+        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        if signature.len() != SIGNATURE_BYTES {
+            return None;
+        }
+        self.signature(user, &format!("{domain}:{payload}"))
+            .verify_truncated_left(&signature)
+            .ok()?;
+        Some(payload)
+    }
+
     /// The cursor for the page after `last`, for this user and query.
     pub fn encode(&self, user: &str, query: &ListQuery, last: &Task) -> String {
         let payload = Payload {
@@ -71,12 +98,7 @@ impl CursorKey {
             position: position_of(query.sort, last),
         };
         let payload = serde_json::to_string(&payload).expect("a cursor payload serializes");
-        let signature = self.signature(user, &payload).finalize().into_bytes();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(payload),
-            URL_SAFE_NO_PAD.encode(&signature[..SIGNATURE_BYTES])
-        )
+        self.seal(user, "list", &payload)
     }
 
     /// The position a cursor names, if it is this user's and this query's.
@@ -92,16 +114,7 @@ impl CursorKey {
                 "is not a cursor this API issued for this user; start again without it",
             )
         };
-        let (payload, signature) = cursor.split_once('.').ok_or_else(invalid)?;
-        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
-        let payload = String::from_utf8(payload).map_err(|_| invalid())?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| invalid())?;
-        self.signature(user, &payload)
-            .verify_truncated_left(&signature)
-            .map_err(|_| invalid())?;
-        if signature.len() != SIGNATURE_BYTES {
-            return Err(invalid());
-        }
+        let payload = self.open(user, "list", cursor).ok_or_else(invalid)?;
         let payload: Payload = serde_json::from_str(&payload).map_err(|_| invalid())?;
         if payload.query != fingerprint_digest(query) {
             return Err(FieldError::new(
@@ -110,6 +123,24 @@ impl CursorKey {
             ));
         }
         Ok(payload.position)
+    }
+
+    /// The `cursor` of a change-feed page, for this user.
+    pub fn encode_feed(&self, user: &str, position: &FeedPosition) -> String {
+        let payload = serde_json::to_string(position).expect("a feed position serializes");
+        self.seal(user, "feed", &payload)
+    }
+
+    /// The position a feed cursor names, if this API issued it for this user.
+    pub fn decode_feed(&self, user: &str, cursor: &str) -> Result<FeedPosition, FieldError> {
+        let invalid = || {
+            FieldError::new(
+                "since",
+                "is not a cursor this API issued for this user; sync again without it",
+            )
+        };
+        let payload = self.open(user, "feed", cursor).ok_or_else(invalid)?;
+        serde_json::from_str(&payload).map_err(|_| invalid())
     }
 }
 
@@ -144,43 +175,6 @@ impl FeedPosition {
             first_sync: true,
             issued_ms: now_ms,
         }
-    }
-}
-
-impl CursorKey {
-    /// The `cursor` of a change-feed page, for this user.
-    pub fn encode_feed(&self, user: &str, position: &FeedPosition) -> String {
-        let payload = serde_json::to_string(position).expect("a feed position serializes");
-        let signature = self
-            .signature(user, &format!("feed:{payload}"))
-            .finalize()
-            .into_bytes();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(payload),
-            URL_SAFE_NO_PAD.encode(&signature[..SIGNATURE_BYTES])
-        )
-    }
-
-    /// The position a feed cursor names, if this API issued it for this user.
-    pub fn decode_feed(&self, user: &str, cursor: &str) -> Result<FeedPosition, FieldError> {
-        let invalid = || {
-            FieldError::new(
-                "since",
-                "is not a cursor this API issued for this user; sync again without it",
-            )
-        };
-        let (payload, signature) = cursor.split_once('.').ok_or_else(invalid)?;
-        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
-        let payload = String::from_utf8(payload).map_err(|_| invalid())?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| invalid())?;
-        if signature.len() != SIGNATURE_BYTES {
-            return Err(invalid());
-        }
-        self.signature(user, &format!("feed:{payload}"))
-            .verify_truncated_left(&signature)
-            .map_err(|_| invalid())?;
-        serde_json::from_str(&payload).map_err(|_| invalid())
     }
 }
 

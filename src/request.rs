@@ -113,16 +113,7 @@ pub fn parse_new_task(content_type: Option<&str>, body: &[u8]) -> Result<NewTask
         None => None,
         Some(value) => collect(&mut errors, bool_field("completed", value)),
     };
-    let due_date = object
-        .get("due_date")
-        .and_then(|value| collect(&mut errors, due_date_field(value)))
-        .flatten();
-    let priority = object
-        .get("priority")
-        .and_then(|value| collect(&mut errors, priority_field(value)));
-    let tags = object
-        .get("tags")
-        .and_then(|value| collect(&mut errors, tags_field(value)));
+    let (due_date, priority, tags) = planning_fields(&object, &mut errors);
 
     match (title, errors.is_empty()) {
         (Some(title), true) => Ok(NewTask {
@@ -130,7 +121,7 @@ pub fn parse_new_task(content_type: Option<&str>, body: &[u8]) -> Result<NewTask
             title,
             description,
             completed: completed.unwrap_or(false),
-            due_date,
+            due_date: due_date.flatten(),
             priority: priority.unwrap_or_default(),
             tags: tags.unwrap_or_default(),
         }),
@@ -156,15 +147,7 @@ pub fn parse_patch(content_type: Option<&str>, body: &[u8]) -> Result<TaskPatch,
     let completed = object
         .get("completed")
         .and_then(|value| collect(&mut errors, bool_field("completed", value)));
-    let due_date = object
-        .get("due_date")
-        .and_then(|value| collect(&mut errors, due_date_field(value)));
-    let priority = object
-        .get("priority")
-        .and_then(|value| collect(&mut errors, priority_field(value)));
-    let tags = object
-        .get("tags")
-        .and_then(|value| collect(&mut errors, tags_field(value)));
+    let (due_date, priority, tags) = planning_fields(&object, &mut errors);
 
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
@@ -256,6 +239,24 @@ fn bool_field(field: &str, value: &Value) -> Result<bool, FieldError> {
             format!("must be a boolean, not {}", json_kind(value)),
         )
     })
+}
+
+/// `due_date`, `priority` and `tags`, each `None` when absent; `due_date` is `Some(None)` for
+/// an explicit `null`. Errors are recorded field by field.
+fn planning_fields(
+    object: &Map<String, Value>,
+    errors: &mut Vec<FieldError>,
+) -> (Option<Option<DueDate>>, Option<Priority>, Option<Tags>) {
+    let due_date = object
+        .get("due_date")
+        .and_then(|value| collect(errors, due_date_field(value)));
+    let priority = object
+        .get("priority")
+        .and_then(|value| collect(errors, priority_field(value)));
+    let tags = object
+        .get("tags")
+        .and_then(|value| collect(errors, tags_field(value)));
+    (due_date, priority, tags)
 }
 
 /// `null` means "no due date"; a string must be a date that exists.
