@@ -52,7 +52,8 @@ const HELP = `Usage: npm run bench -- [options]
   --label TEXT            a name for this run, written into the JSON and its file name
   --auth scram|trust      how clients authenticate to PostgreSQL and PgBouncer (default scram)
   --models LIST           pgbouncer,direct (default both)
-  --scenarios LIST        ready,unauthorized,list,list-jwks,list-session,get,update,toggle,create,delete (default all)
+  --scenarios LIST        ready,unauthorized,list,list-jwks,list-session,page-first,page-deep,search,tag,
+                          get,update,toggle,create,delete (default all)
   --concurrency LIST      connection counts (default 1,16; quick: 2)
   --duration S            seconds per measurement (default 3)
   --warmup S              seconds of warm-up per scenario and model (default 1)
@@ -67,7 +68,7 @@ const HELP = `Usage: npm run bench -- [options]
                           results/profile-*.cpuprofile and print where its CPU time goes
 `;
 
-const SCENARIOS = ['ready', 'unauthorized', 'list', 'list-jwks', 'list-session', 'get', 'update', 'toggle', 'create', 'delete'];
+const SCENARIOS = ['ready', 'unauthorized', 'list', 'list-jwks', 'list-session', 'page-first', 'page-deep', 'search', 'tag', 'get', 'update', 'toggle', 'create', 'delete'];
 /** The role the floor without key derivation connects as (trusted by PostgreSQL and PgBouncer). */
 const TRUST_ROLE = 'bench_trust';
 
@@ -250,6 +251,7 @@ async function startTimedWorkers({ target, vars, coldStarts, onLine, inspectorPo
 
 /** Sends each scenario's first request, so a broken setup fails with a reason, not a table of errors. */
 async function probeScenarios({ model, worker, workload, scenarios, client }) {
+  await workload.prepare(worker.url);
   for (const scenario of scenarios) {
     const first = scenario.name === 'delete' ? await workload.reserveDeletes(client, 1) : 0;
     const [raw] = scenario.requests(worker.url, { first, count: 1 });

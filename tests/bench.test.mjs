@@ -11,7 +11,9 @@ import { workerStatements } from '../scripts/lib/bench/workload.mjs';
 import { findSystemTools } from '../scripts/lib/system.mjs';
 import { ROOT } from '../scripts/lib/toolchain.mjs';
 
-const SCENARIOS = ['ready', 'unauthorized', 'list', 'list-jwks', 'list-session', 'get', 'update', 'toggle', 'create', 'delete'];
+const SCENARIOS = ['ready', 'unauthorized', 'list', 'list-jwks', 'list-session', 'page-first', 'page-deep', 'search', 'tag', 'get', 'update', 'toggle', 'create', 'delete'];
+/** Scenarios without a pgbench floor: the 401 path, and statements pgbench has no form of. */
+const NO_FLOOR = new Set(['unauthorized', 'list-session', 'page-first', 'page-deep', 'search', 'tag']);
 const MODELS = ['pgbouncer', 'direct'];
 
 describe('the benchmark', () => {
@@ -70,8 +72,7 @@ describe('npm run bench -- --quick', { skip: SKIP }, () => {
         assert.deepEqual(Object.keys(api.statuses), [String(row.expect)]);
         assert.equal(row.expect, scenario === 'unauthorized' ? 401 : scenario === 'create' ? 201 : scenario === 'delete' ? 204 : 200);
         number(row.ratios.runtimeFloor, `${where} API/runtime floor`);
-        if (scenario === 'unauthorized' || scenario === 'list-session') {
-          // The 401 path touches no database; the session statement has no pgbench form.
+        if (NO_FLOOR.has(scenario)) {
           assert.equal(row.dbFloor, null, `${where} has no database floor`);
           assert.equal(row.trustFloor, null);
         } else {

@@ -19,6 +19,11 @@ import { httpRequest } from './wrk.mjs';
 export const TASKS_PER_USER = 20;
 /** Users the delete pool's tasks are spread over. */
 export const DELETE_USERS = 200;
+/** The tasks of the one user with a long list: the paging, search and tag scenarios. */
+export const BIG_USER_TASKS = 10_000;
+const BIG_USER = 'bench-big-000';
+/** How deep the deep-page scenario starts: after this many pages of 100. */
+const DEEP_PAGES = 90;
 
 const hex12 = (n) => n.toString(16).padStart(12, '0');
 const pad3 = (n) => String(n).padStart(3, '0');
@@ -112,6 +117,9 @@ export class Workload {
     this.jwksTokens = this.readUsers.map((user) => signEdDsaToken(user.id, privateKey));
     this.sessions = this.readUsers.map((user, u) => `bench-session-${pad3(u)}`);
     this.sessionTokens = this.sessions.map((token) => signSessionToken(token, secret));
+    this.bigUser = { id: BIG_USER, token: signToken(BIG_USER, secret) };
+    /** The path of a page deep in the big user's list, found by following its links. */
+    this.deepPage = null;
     /** Delete pool: tasks n in [1, seeded) exist unless used; `next` is the first unused. */
     this.pool = { next: 1, seeded: 1 };
   }
@@ -139,6 +147,18 @@ export class Workload {
       [this.sessions],
     );
     await client.query('ANALYZE "session"');
+    // One user with a long list: tags t0-t19, descriptions naming one of 50 topics, a due
+    // date on two tasks in three, priorities in turn.
+    await client.query(
+      `INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at, due_date, priority, tags)
+       SELECT ('b0000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, $1::text,
+              'Big task ' || n, 'About topic ' || (n % 50) || ' and more', n % 4 = 0,
+              now() - make_interval(secs => $2::int - n), now() - make_interval(secs => $2::int - n),
+              CASE WHEN n % 3 = 0 THEN NULL ELSE date '2026-01-01' + (n % 400) END, n % 4,
+              ARRAY['t' || (n % 20), 'all']
+       FROM generate_series(0, $2::int - 1) AS n`,
+      [BIG_USER, BIG_USER_TASKS],
+    );
     await client.query('CREATE SEQUENCE bench_floor_ids');
     await client.query('CREATE SEQUENCE bench_delete_ids');
     await client.query('ANALYZE tasks');
@@ -164,6 +184,21 @@ export class Workload {
   /** Marks delete-pool tasks up to and including `last` as used. */
   usedDeletesThrough(last) {
     this.pool.next = Math.max(this.pool.next, last + 1);
+  }
+
+  /** Finds the deep page by following the big user's `next` links from the first page. */
+  async prepare(origin) {
+    if (this.deepPage) return;
+    let path = `/api/${BIG_USER}/tasks?limit=100`;
+    for (let page = 0; page < DEEP_PAGES; page += 1) {
+      const response = await fetch(`${origin}${path}`, { headers: { authorization: `Bearer ${this.bigUser.token}` } });
+      await response.arrayBuffer();
+      const next = response.headers.get('link')?.match(/^<([^>]+)>/)?.[1];
+      if (!next) throw new Error(`the big user's list ended after ${page + 1} pages`);
+      const url = new URL(next);
+      path = `${url.pathname}${url.search}`;
+    }
+    this.deepPage = path;
   }
 
   /** Every (user, task) pair of the read users. */
@@ -247,6 +282,19 @@ export class Workload {
         // Its statement wraps the list in the session check; pgbench has no floor of that form.
         floor: () => null,
       },
+      ...[
+        ['page-first', 'GET the first 100 of 10,000 tasks', () => `/api/${BIG_USER}/tasks?limit=100`],
+        ['page-deep', `GET 100 tasks ${DEEP_PAGES * 100} deep, through the cursor`, () => this.deepPage],
+        ['search', 'GET a search (q) in 10,000 tasks, 100 at most', () => `/api/${BIG_USER}/tasks?q=topic%2037&limit=100`],
+        ['tag', 'GET a tag filter in 10,000 tasks, 100 at most', () => `/api/${BIG_USER}/tasks?tag=t7&limit=100`],
+      ].map(([name, label, path]) => ({
+        name,
+        label,
+        expect: 200,
+        requests: (origin) => [httpRequest(origin, { method: 'GET', path: path(), headers: auth(this.bigUser.token) })],
+        // Compared with the 20-task list, not with a pgbench floor.
+        floor: () => null,
+      })),
       {
         name: 'get',
         label: 'GET one task',
