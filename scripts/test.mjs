@@ -21,6 +21,7 @@ import { ensureAll, projectEnv, run, step, testIsolationNone } from './lib/toolc
 /** The suites of `npm test`. */
 const CORE = [
   'tests/platform.test.mjs',
+  'tests/local-tooling.test.mjs',
   'tests/processes.test.mjs',
   'tests/openapi.test.mjs',
   'tests/neon-standin.test.mjs',
