@@ -251,8 +251,9 @@ async function startTimedWorkers({ target, vars, coldStarts, onLine, inspectorPo
 
 /** Sends each scenario's first request, so a broken setup fails with a reason, not a table of errors. */
 async function probeScenarios({ model, worker, workload, scenarios, client }) {
-  await workload.prepare(worker.url);
   for (const scenario of scenarios) {
+    // A scenario whose request depends on the data (a cursor deep in a list) finds it first.
+    await scenario.prepare?.(worker.url);
     const first = scenario.name === 'delete' ? await workload.reserveDeletes(client, 1) : 0;
     const [raw] = scenario.requests(worker.url, { first, count: 1 });
     const answer = await sendRaw(worker.url, raw);

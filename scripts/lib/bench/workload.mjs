@@ -187,7 +187,7 @@ export class Workload {
   }
 
   /** Finds the deep page by following the big user's `next` links from the first page. */
-  async prepare(origin) {
+  async findDeepPage(origin) {
     if (this.deepPage) return;
     let path = `/api/${BIG_USER}/tasks?limit=100`;
     for (let page = 0; page < DEEP_PAGES; page += 1) {
@@ -284,13 +284,14 @@ export class Workload {
       },
       ...[
         ['page-first', 'GET the first 100 of 10,000 tasks', () => `/api/${BIG_USER}/tasks?limit=100`],
-        ['page-deep', `GET 100 tasks ${DEEP_PAGES * 100} deep, through the cursor`, () => this.deepPage],
+        ['page-deep', `GET 100 tasks ${DEEP_PAGES * 100} deep, through the cursor`, () => this.deepPage, (origin) => this.findDeepPage(origin)],
         ['search', 'GET a search (q) in 10,000 tasks, 100 at most', () => `/api/${BIG_USER}/tasks?q=topic%2037&limit=100`],
         ['tag', 'GET a tag filter in 10,000 tasks, 100 at most', () => `/api/${BIG_USER}/tasks?tag=t7&limit=100`],
-      ].map(([name, label, path]) => ({
+      ].map(([name, label, path, prepare]) => ({
         name,
         label,
         expect: 200,
+        prepare,
         requests: (origin) => [httpRequest(origin, { method: 'GET', path: path(), headers: auth(this.bigUser.token) })],
         // Compared with the 20-task list, not with a pgbench floor.
         floor: () => null,
