@@ -90,11 +90,7 @@ impl Config {
         lookup: impl Fn(&str) -> Option<String>,
         hyperdrive_bound: bool,
     ) -> Result<Self, ConfigError> {
-        let setting = |name: &str| {
-            lookup(name)
-                .map(|value| value.trim().to_owned())
-                .filter(|value| !value.is_empty())
-        };
+        let setting = |name: &str| non_empty(lookup(name));
 
         let secret = setting("BETTER_AUTH_SECRET").ok_or_else(|| {
             ConfigError("BETTER_AUTH_SECRET is not set (use `wrangler secret put BETTER_AUTH_SECRET`, or .dev.vars locally)".to_owned())
@@ -365,12 +361,15 @@ fn cors_config(setting: &impl Fn(&str) -> Option<String>) -> Result<Cors, Config
 /// The CORS policy alone, for answering with CORS headers when the rest of the configuration
 /// is invalid; a CORS setting that is itself invalid allows no origin.
 pub fn cors(env: &Env) -> Cors {
-    let setting = |name: &str| {
-        text_binding(env, name)
-            .map(|value| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
-    };
+    let setting = |name: &str| non_empty(text_binding(env, name));
     cors_config(&setting).unwrap_or_else(|_| Cors::deny_all())
+}
+
+/// A setting's trimmed value; an empty one counts as unset.
+fn non_empty(value: Option<String>) -> Option<String> {
+    value
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
 }
 
 /// A text binding: a `[vars]` entry or a secret; both are strings to the worker.

@@ -262,9 +262,11 @@ impl Priority {
 
     /// The priority of a stored rank.
     pub fn from_rank(rank: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|priority| priority.rank().to_string() == rank)
+        // Decoded once per row of a list, so by digit rather than by formatting each rank.
+        match rank.as_bytes() {
+            [digit @ b'0'..=b'3'] => Some(Self::ALL[usize::from(digit - b'0')]),
+            _ => None,
+        }
     }
 }
 

@@ -16,10 +16,15 @@ pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Result<Response, A
 
 /// A JSON response of an already serialized body.
 pub fn json_bytes(status: u16, body: Vec<u8>) -> Result<Response, ApiError> {
+    bytes(status, body, "application/json")
+}
+
+/// A response of this status, body and content type.
+fn bytes(status: u16, body: Vec<u8>, content_type: &str) -> Result<Response, ApiError> {
     let response = Response::from_bytes(body)
         .map_err(runtime)?
         .with_status(status);
-    with_headers(response, [("Content-Type", "application/json")])
+    with_headers(response, [("Content-Type", content_type)])
 }
 
 /// A response with no body (204, 304, or a preflight answer).
@@ -39,10 +44,7 @@ pub fn text(body: &str, content_type: &str) -> Result<Response, ApiError> {
 pub fn problem(error: &ApiError) -> Result<Response, ApiError> {
     let body = serde_json::to_vec(&error.problem())
         .map_err(|error| ApiError::Internal(error.to_string()))?;
-    let response = Response::from_bytes(body)
-        .map_err(runtime)?
-        .with_status(error.status());
-    let response = with_headers(response, [("Content-Type", "application/problem+json")])?;
+    let response = bytes(error.status(), body, "application/problem+json")?;
     with_headers(response, error.headers())
 }
 

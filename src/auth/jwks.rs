@@ -200,7 +200,7 @@ pub enum Decision {
 impl KeyCache {
     /// Decides for a token naming `kid` at `now_ms`.
     pub fn decide(&self, kid: &str, now_ms: f64) -> Decision {
-        let cached = self.keys.iter().find(|key| key.kid == kid).cloned();
+        let cached = self.find(kid);
         let attempted_recently = self
             .attempted_at_ms
             .is_some_and(|attempted| now_ms - attempted < MIN_REFETCH_MS);
