@@ -117,7 +117,7 @@ const wrangler = spawnManaged(join(ROOT, 'node_modules', '.bin', 'wrangler'), ar
 });
 
 // Ctrl-C (or SIGTERM) runs the registered cleanups, newest first: wrangler and its workerd
-// (their whole process group), then the stand-in, then PostgreSQL.
+// (their whole process group), then the stand-in, then Better Auth, then PostgreSQL.
 let stopping;
 function stopServers() {
   stopping ??= (async () => {

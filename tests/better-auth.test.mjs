@@ -15,7 +15,7 @@ import { freePort } from '../scripts/lib/net.mjs';
 import { signJwt } from '../scripts/lib/jwt.mjs';
 import { Api, assertProblem, assertTaskShape } from './support/api.mjs';
 import { ALLOWED_ORIGIN, TEST_SECRET } from './support/fixtures.mjs';
-import { sharedStack, stackWith, TRANSPORTS } from './support/stack.mjs';
+import { sharedDatabase, stackWith, TRANSPORTS } from './support/stack.mjs';
 
 const PASSWORD = 'correct horse battery staple';
 const now = () => Math.floor(Date.now() / 1000);
@@ -26,7 +26,7 @@ let betterAuth;
 let database;
 
 before(async () => {
-  const { postgres } = await sharedStack('hyperdrive');
+  const postgres = await sharedDatabase();
   // A pool, not one connection: other suites stop and restart the shared database.
   database = new pg.Pool({ connectionString: postgres.url, max: 2 });
   database.on('error', () => {});

@@ -20,7 +20,7 @@ import { findSystemTools } from '../scripts/lib/system.mjs';
 import { ROOT } from '../scripts/lib/toolchain.mjs';
 import { Api, newUser, now, signToken } from './support/api.mjs';
 import { ALLOWED_ORIGIN, TEST_SECRET } from './support/fixtures.mjs';
-import { sharedStack, stackWith } from './support/stack.mjs';
+import { sharedDatabase, stackWith } from './support/stack.mjs';
 
 // The Chromium found on PATH (CHROMIUM_PATH overrides it); as root it is installed with
 // apt-get when missing, as on CI. Without one, this suite is skipped with the install command.
@@ -61,7 +61,7 @@ describe('the example web client in Chromium', { timeout: 900_000, skip: SKIP },
     pages = await serveDirectory(join(ROOT, 'examples', 'web-client'));
     allowedOrigin = `http://localhost:${pages.port}`;
     blockedOrigin = `http://127.0.0.1:${pages.port}`;
-    const { postgres } = await sharedStack();
+    const postgres = await sharedDatabase();
     betterAuth = await startBetterAuth({ databaseUrl: postgres.url, secret: TEST_SECRET, trustedOrigins: [allowedOrigin] });
     stack = await stackWith({ ALLOWED_ORIGINS: `${ALLOWED_ORIGIN},${allowedOrigin}`, BETTER_AUTH_URL: betterAuth.url });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });

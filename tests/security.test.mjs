@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { startWorkerd } from '../scripts/lib/workerd.mjs';
 import { Api, assertProblem } from './support/api.mjs';
 import { TEST_SECRET } from './support/fixtures.mjs';
-import { sharedStack } from './support/stack.mjs';
+import { sharedDatabase } from './support/stack.mjs';
 
 const PASSWORD = 'the-database-password';
 
@@ -134,7 +134,7 @@ describe('a flood of /health', () => {
 
   before(async () => {
     // A TCP relay in front of the run's PostgreSQL that counts the connections through it.
-    const { postgres } = await sharedStack('hyperdrive');
+    const postgres = await sharedDatabase();
     relay = await listen(createServer((client) => {
       connections += 1;
       const server = connect(postgres.port, '127.0.0.1');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { assertProblem, assertTaskShape, newUser } from './support/api.mjs';
-import { forEachTransport, sharedStack } from './support/stack.mjs';
+import { forEachTransport, sharedDatabase } from './support/stack.mjs';
 
 /** The `next` link's path and query (relative to the worker), or null. */
 function nextLink(response) {
@@ -260,7 +260,7 @@ describe('keyset paging', () => {
 
 describe('indexes', () => {
   test('each filter and sort of a list is served by an index', async () => {
-    const { postgres } = await sharedStack();
+    const postgres = await sharedDatabase();
     const client = new pg.Client({ connectionString: postgres.url });
     client.on('error', () => {});
     await client.connect();

@@ -19,7 +19,7 @@ const OUT = join(ROOT, 'build');
 /** The built module. */
 export const WASM_PATH = join(OUT, 'index_bg.wasm');
 /** The built entry module. */
-export const JS_PATH = join(OUT, 'index.js');
+const JS_PATH = join(OUT, 'index.js');
 
 const CRATE_WASM = join(ROOT, 'target', 'wasm32-unknown-unknown', 'release', 'edge_task_api.wasm');
 const ENTRY = join(ROOT, 'src', 'entry.mjs');

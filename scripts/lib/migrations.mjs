@@ -12,7 +12,7 @@ const MIGRATIONS = join(ROOT, 'migrations');
 const LOCK_KEY = 0x7461736b73;
 
 /** Splits a migration file into its `up` and `down` SQL. */
-export function parseMigration(text) {
+function parseMigration(text) {
   const up = text.indexOf('-- migrate:up');
   const down = text.indexOf('-- migrate:down');
   if (up === -1) throw new Error('no `-- migrate:up` section');
@@ -23,7 +23,7 @@ export function parseMigration(text) {
 }
 
 /** The migrations in order: { version, file, up, down }. The version is the file's prefix. */
-export function migrations(dir = MIGRATIONS) {
+function migrations(dir = MIGRATIONS) {
   return readdirSync(dir)
     .filter((file) => file.endsWith('.sql'))
     .sort()

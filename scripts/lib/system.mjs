@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { step } from './toolchain.mjs';
 
 /** The tools: the names each goes by, and the Debian and Homebrew packages that ship it. */
-export const SYSTEM_TOOLS = {
+const SYSTEM_TOOLS = {
   wrk: { names: ['wrk'], apt: 'wrk', brew: 'wrk' },
   pgbouncer: { names: ['pgbouncer'], apt: 'pgbouncer', brew: 'pgbouncer' },
   pgbench: { names: ['pgbench'], apt: 'postgresql-client', brew: 'postgresql@17' },
@@ -40,7 +40,7 @@ function locate(tool) {
 }
 
 /** How a user installs these tools on this platform. */
-export function installHint(tools) {
+function installHint(tools) {
   const packages = (manager) => [...new Set(tools.map((tool) => SYSTEM_TOOLS[tool][manager]))].join(' ');
   return process.platform === 'darwin' ? `brew install ${packages('brew')}` : `sudo apt-get install ${packages('apt')}`;
 }

@@ -18,7 +18,7 @@ const CARGO_ROOT = join(TOOLS, 'cargo');
 const BIN = (name) => join(ROOT, 'node_modules', '.bin', name);
 
 /** The wasm-bindgen CLI's version; it must equal the wasm-bindgen crate's in Cargo.lock. */
-export const WASM_BINDGEN_VERSION = '0.2.130';
+const WASM_BINDGEN_VERSION = '0.2.130';
 
 /** Prints one progress line. */
 export function step(message) {
@@ -41,7 +41,7 @@ function capture(command, args) {
 
 /**
  * `npm install` when node_modules is missing or older than the lockfile. Not `npm ci`: the
- * registry here lacks some optional platform packages (e.g. dbmate's darwin builds), which
+ * registry here lacks some optional platform packages (other platforms' builds), which
  * `npm ci` refuses while `npm install` installs from the same lockfile without changing it.
  */
 export function ensureNodeModules() {

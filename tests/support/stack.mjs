@@ -68,7 +68,7 @@ const shared = new Map();
 let sharedPostgres;
 
 /** The one migrated PostgreSQL of this run. */
-function sharedDatabase() {
+export function sharedDatabase() {
   sharedPostgres ??= startPostgres().then(async (postgres) => {
     await migrate(postgres.url, { quiet: true });
     return postgres;

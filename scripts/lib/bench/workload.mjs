@@ -20,7 +20,7 @@ export const TASKS_PER_USER = 20;
 /** Users the delete pool's tasks are spread over. */
 export const DELETE_USERS = 200;
 /** The tasks of the one user with a long list: the paging, search and tag scenarios. */
-export const BIG_USER_TASKS = 10_000;
+const BIG_USER_TASKS = 10_000;
 const BIG_USER = 'bench-big-000';
 /** How deep the deep-page scenario starts: after this many pages of 100. */
 const DEEP_PAGES = 90;
@@ -58,8 +58,15 @@ const PATCH = { title: 'Updated by the benchmark', description: 'Edited by the b
 // The worker's SQL, exactly as src/store/sql.rs builds it for these request bodies: emitted by
 // the worker's own code (examples/sql-statements.rs), so the floor cannot drift from it.
 
-/** The statements by scenario: { ping, list, select, insert, update, toggle, delete }. */
+let statements;
+
+/** The statements by scenario: { ping, list, select, insert, update, toggle, delete }; built once, when first asked for. */
 export function workerStatements() {
+  statements ??= emitStatements();
+  return statements;
+}
+
+function emitStatements() {
   const run = spawnSync('cargo', ['run', '--quiet', '--example', 'sql-statements', '--', JSON.stringify(NEW_TASK), JSON.stringify(PATCH)], {
     cwd: ROOT,
     encoding: 'utf8',
@@ -68,7 +75,6 @@ export function workerStatements() {
   return JSON.parse(run.stdout);
 }
 
-const SQL = workerStatements();
 
 /**
  * A statement for pgbench: each `$n` becomes the pgbench variable `variables[n]` (sent as a
@@ -233,7 +239,7 @@ export class Workload {
         label: 'GET /ready (a database round trip)',
         expect: 200,
         requests: (origin) => [httpRequest(origin, { method: 'GET', path: '/ready' })],
-        floor: () => ({ scripts: [pgbenchStatement(SQL.ping)], defines: {} }),
+        floor: () => ({ scripts: [pgbenchStatement(workerStatements().ping)], defines: {} }),
       },
       {
         name: 'unauthorized',
@@ -253,7 +259,7 @@ export class Workload {
           this.readUsers.map((user) => httpRequest(origin, { method: 'GET', path: `/api/${user.id}/tasks`, headers: auth(user.token) })),
         // The default query: all tasks, newest first.
         floor: () => ({
-          scripts: perPair(SQL.list, (i) => ({ 1: `u${i}` })),
+          scripts: perPair(workerStatements().list, (i) => ({ 1: `u${i}` })),
           defines: pairDefines,
         }),
       },
@@ -267,7 +273,7 @@ export class Workload {
           ),
         // The same statement as with HS256: the difference is the signature check alone.
         floor: () => ({
-          scripts: perPair(SQL.list, (i) => ({ 1: `u${i}` })),
+          scripts: perPair(workerStatements().list, (i) => ({ 1: `u${i}` })),
           defines: pairDefines,
         }),
       },
@@ -304,7 +310,7 @@ export class Workload {
           pairs.map(({ user, task }) =>
             httpRequest(origin, { method: 'GET', path: `/api/${user.id}/tasks/${task}`, headers: auth(user.token) }),
           ),
-        floor: () => ({ scripts: perPair(SQL.select, (i) => ({ 1: `u${i}`, 2: `t${i}` })), defines: pairDefines }),
+        floor: () => ({ scripts: perPair(workerStatements().select, (i) => ({ 1: `u${i}`, 2: `t${i}` })), defines: pairDefines }),
       },
       {
         name: 'update',
@@ -315,7 +321,7 @@ export class Workload {
             httpRequest(origin, { method: 'PUT', path: `/api/${user.id}/tasks/${task}`, headers: auth(user.token), body: PATCH }),
           ),
         floor: () => ({
-          scripts: perPair(SQL.update, (i) => ({ 1: `u${i}`, 2: `t${i}` })),
+          scripts: perPair(workerStatements().update, (i) => ({ 1: `u${i}`, 2: `t${i}` })),
           defines: pairDefines,
         }),
       },
@@ -328,7 +334,7 @@ export class Workload {
             httpRequest(origin, { method: 'PATCH', path: `/api/${user.id}/tasks/${task}/complete`, headers: auth(user.token) }),
           ),
         // An empty body toggles: the completion parameter is NULL.
-        floor: () => ({ scripts: perPair(SQL.toggle, (i) => ({ 1: `u${i}`, 2: `t${i}` })), defines: pairDefines }),
+        floor: () => ({ scripts: perPair(workerStatements().toggle, (i) => ({ 1: `u${i}`, 2: `t${i}` })), defines: pairDefines }),
       },
       {
         name: 'create',
@@ -345,7 +351,7 @@ export class Workload {
             scripts: users.map(
               (_, i) =>
                 "SELECT 'ffffffff-0000-7000-8000-' || lpad(to_hex(nextval('bench_floor_ids')), 12, '0') AS id \\gset\n" +
-                pgbenchStatement(SQL.insert, { 1: `w${i}`, 2: 'id' }),
+                pgbenchStatement(workerStatements().insert, { 1: `w${i}`, 2: 'id' }),
             ),
             defines: Object.fromEntries(users.map((user, i) => [`w${i}`, user.id])),
           };
@@ -370,7 +376,7 @@ export class Workload {
             `SELECT 'bench-delete-' || lpad((n % ${DELETE_USERS})::text, 3, '0') AS user_id, ` +
               "'d0000000-0000-7000-8000-' || lpad(to_hex(n), 12, '0') AS task_id " +
               "FROM (SELECT nextval('bench_delete_ids') AS n) AS next \\gset\n" +
-              pgbenchStatement(SQL.delete, { 1: 'user_id', 2: 'task_id' }),
+              pgbenchStatement(workerStatements().delete, { 1: 'user_id', 2: 'task_id' }),
           ],
           defines: {},
         }),
