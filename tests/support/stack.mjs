@@ -26,16 +26,13 @@ export const TRANSPORTS = ['hyperdrive', 'neon-http'];
 const BASE_VARS = { BETTER_AUTH_SECRET: TEST_SECRET, ALLOWED_ORIGINS: ALLOWED_ORIGIN, ENVIRONMENT: 'test' };
 
 /**
- * Starts the worker over `transport` in front of `postgres` (a new migrated cluster when not
- * given). `vars` override the worker's text bindings.
- * Returns { url, transport, postgres, worker, stop() }; `stop` stops only what it started.
+ * Starts the worker over `transport` in front of `postgres`, a migrated cluster the caller
+ * owns. `vars` override the worker's text bindings.
+ * Returns { url, transport, postgres, worker, stop() }; `stop` stops the worker and stand-in.
  */
-export async function startStack({ transport = 'hyperdrive', vars = {}, postgres } = {}) {
-  const owned = !postgres;
-  postgres ??= await startPostgres();
+async function startStack({ transport, vars = {}, postgres }) {
   let standin;
   try {
-    if (owned) await migrate(postgres.url, { quiet: true });
     let worker;
     if (transport === 'neon-http') {
       // No Hyperdrive binding: DATABASE_URL alone selects the HTTP transport.
@@ -54,12 +51,10 @@ export async function startStack({ transport = 'hyperdrive', vars = {}, postgres
       async stop() {
         await worker.stop();
         await standin?.close();
-        if (owned) await postgres.stop();
       },
     };
   } catch (error) {
     await standin?.close();
-    if (owned) await postgres.stop();
     throw error;
   }
 }
