@@ -14,6 +14,7 @@ use crate::{
     },
     cors::{AllowedOrigins, Cors},
     cursor::CursorKey,
+    store::postgres::url::ConnectionUrl,
 };
 
 /// Name of the Hyperdrive binding in wrangler.toml.
@@ -39,7 +40,7 @@ pub struct Config {
 /// How the worker reaches PostgreSQL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseConfig {
-    /// Through the Hyperdrive binding of this name, with tokio-postgres over a socket.
+    /// Through the Hyperdrive binding of this name, with the lean PostgreSQL client over a TCP socket.
     Hyperdrive {
         /// The binding's name.
         binding: &'static str,
@@ -276,22 +277,12 @@ fn database_config(
     }
 }
 
-/// The host of a `postgres://` or `postgresql://` URL, as tokio-postgres parses it. Errors
-/// never include the URL, which carries a password.
+/// The host of a `postgres://` or `postgresql://` URL. Errors never include the URL, which
+/// carries a password.
 fn connection_host(url: &str) -> Result<String, ConfigError> {
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Err(ConfigError(
-            "DATABASE_URL must start with postgres:// or postgresql://".to_owned(),
-        ));
-    }
-    let invalid = || ConfigError("DATABASE_URL has no valid host".to_owned());
-    let config = url
-        .parse::<tokio_postgres::Config>()
-        .map_err(|_| invalid())?;
-    match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) if !host.is_empty() => Ok(host.clone()),
-        _ => Err(invalid()),
-    }
+    ConnectionUrl::parse(url)
+        .map(|url| url.host)
+        .map_err(|error| ConfigError(format!("DATABASE_URL cannot be read: {}", error.0)))
 }
 
 /// The endpoint Neon's driver derives from a Neon host: its first DNS label replaced by `api`,
@@ -506,7 +497,7 @@ mod tests {
             (
                 &[("DATABASE_URL", "postgres://u:s3cret@/db")],
                 false,
-                "no valid host",
+                "it has no host",
             ),
             (
                 &[("DATABASE_URL", "postgres://u:s3cret@db.example.com/db")],

@@ -1,26 +1,22 @@
-//! The Hyperdrive transport: tokio-postgres over a `worker::Socket` to the Hyperdrive binding.
+//! The Hyperdrive transport: the lean client of [`super::postgres`] over a TCP connection to
+//! the Hyperdrive binding.
 //!
 //! One connection per storage call (so one per request): I/O objects cannot outlive the
-//! request that made them, and Hyperdrive pools the real database connections anyway.
-//! Startup and authentication go through [`super::pg_auth`], which keeps SCRAM's expensive
-//! key derivation out of the per-request path.
-//! Statements go out with `query_typed`, which sends Parse/Bind/Execute in one round trip with
-//! an unnamed statement: no separate prepare, and nothing named that a transaction-mode pool
-//! could route to the wrong backend.
+//! request that made them, and Hyperdrive pools the real database connections anyway. The
+//! method the server authenticated us with is remembered per isolate, so that the next
+//! connection can pipeline its authentication and statement (see [`super::postgres`]).
 
 use async_trait::async_trait;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_postgres::{
-    config::SslMode,
-    types::{ToSql, Type},
-    NoTls,
-};
-use worker::{Hyperdrive, SecureTransport, Socket};
+use bytes::BytesMut;
+use worker::Hyperdrive;
 
 use super::{
-    classify_sqlstate,
-    pg_auth::{authenticate, Authenticated, StartupParams},
-    sql::Param,
+    postgres::{
+        self,
+        url::{ConnectionUrl, SslMode},
+        AuthMethod, ClientError, Login, Outcome,
+    },
+    socket::TcpConnection,
     sql::Statement,
     Row, StoreError, Transport,
 };
@@ -41,105 +37,88 @@ impl HyperdriveTransport {
         }
     }
 
-    async fn connect(&self) -> Result<tokio_postgres::Client, StoreError> {
-        let config = self
-            .hyperdrive
-            .connection_string()
-            .parse::<tokio_postgres::Config>()
-            .map_err(|error| {
-                StoreError::Internal(format!(
-                    "Hyperdrive connection string: {}",
-                    describe(&error)
-                ))
-            })?;
-        let socket = Socket::builder()
-            .secure_transport(SecureTransport::StartTls)
-            .connect(self.hyperdrive.host(), self.hyperdrive.port())
-            .map_err(|error| StoreError::Unavailable(format!("opening a socket: {error}")))?;
-        let host = self.hyperdrive.host();
-        let (mut socket, encrypted) = negotiate_tls(socket, config.get_ssl_mode()).await?;
-        let params = StartupParams {
-            user: config.get_user().unwrap_or_default(),
-            password: config.get_password().unwrap_or_default(),
-            database: config.get_dbname(),
-            options: config.get_options(),
-            application_name: config.get_application_name(),
-            password_may_travel: encrypted || is_loopback(&host) || self.allow_password_without_tls,
+    /// One connection: TLS if the connection string asks for it, then [`postgres::run`].
+    async fn connect_and_run(
+        &self,
+        url: &ConnectionUrl,
+        statement: &Statement,
+        guess: Option<AuthMethod>,
+    ) -> Result<Outcome, ClientError> {
+        let tls_later = url.ssl_mode != SslMode::Disable;
+        let mut connection =
+            TcpConnection::open(&url.host, url.port, tls_later, postgres::terminate())?;
+        let encrypted = negotiate_tls(&mut connection, url.ssl_mode).await?;
+        let login = Login {
+            user: &url.user,
+            password: url.password.as_bytes(),
+            database: url.database.as_deref(),
+            options: url.options.as_deref(),
+            application_name: url.application_name.as_deref(),
+            password_may_travel: encrypted
+                || is_loopback(&url.host)
+                || self.allow_password_without_tls,
         };
-        authenticate(&mut socket, &params).await?;
-        // TLS, if any, is already in place and the session is authenticated: the driver takes
-        // over from here as on a trusted plain connection.
-        let mut session = config.clone();
-        session.ssl_mode(SslMode::Disable);
-        let (client, connection) = session
-            .connect_raw(Authenticated::new(socket), NoTls)
-            .await
-            .map_err(|error| from_postgres("connecting", &error))?;
-        // The connection future drives the socket; it ends when the client is dropped at the
-        // end of the storage call, which closes the connection.
-        worker::wasm_bindgen_futures::spawn_local(async move {
-            if let Err(error) = connection.await {
-                worker::console_error!(
-                    "{}",
-                    serde_json::json!({
-                        "level": "error",
-                        "message": "database connection ended with an error",
-                        "cause": describe(&error),
-                    })
-                );
-            }
-        });
-        Ok(client)
+        postgres::run(&mut connection, &login, statement, guess).await
     }
 }
 
 #[async_trait(?Send)]
 impl Transport for HyperdriveTransport {
     async fn query(&self, statement: &Statement) -> Result<Vec<Row>, StoreError> {
-        let client = self.connect().await?;
-        let params: Vec<(&(dyn ToSql + Sync), Type)> = statement
-            .params
-            .iter()
-            .map(|param| match param {
-                Param::Text(value) => (value as &(dyn ToSql + Sync), Type::TEXT),
-                Param::Bool(value) => (value as &(dyn ToSql + Sync), Type::BOOL),
-            })
-            .collect();
-        let rows = client
-            .query_typed(&statement.text, &params)
-            .await
-            .map_err(|error| from_postgres("running a statement", &error))?;
-        rows.iter()
-            .map(|row| {
-                (0..row.len())
-                    .map(|index| row.try_get::<_, Option<String>>(index))
-                    .collect::<Result<Row, _>>()
-                    .map_err(|error| {
-                        StoreError::Internal(format!("decoding a row: {}", describe(&error)))
-                    })
-            })
-            .collect()
+        let url = ConnectionUrl::parse(&self.hyperdrive.connection_string()).map_err(|error| {
+            StoreError::Internal(format!("Hyperdrive's connection string: {}", error.0))
+        })?;
+        let endpoint = format!(
+            "{}:{}/{}/{}",
+            url.host,
+            url.port,
+            url.user,
+            url.database.as_deref().unwrap_or_default()
+        );
+        let guess = postgres::remembered_method(&endpoint);
+        let mut result = self.connect_and_run(&url, statement, guess).await;
+        if guess.is_some() && result.is_err() {
+            // The server changed, or the guess was never right: ask it afresh. A wrong guess
+            // fails before the statement runs, so running it again cannot run it twice.
+            postgres::remember_method(&endpoint, None);
+            if matches!(result, Err(ClientError::WrongGuess)) {
+                result = self.connect_and_run(&url, statement, None).await;
+            }
+        }
+        match result {
+            Ok(outcome) => {
+                postgres::remember_method(&endpoint, Some(outcome.method));
+                Ok(outcome.rows)
+            }
+            Err(ClientError::Store(error)) => Err(error),
+            Err(ClientError::WrongGuess) => Err(StoreError::Internal(
+                "the database's authentication request changed mid-connection".to_owned(),
+            )),
+        }
     }
 }
 
-/// PostgreSQL's TLS negotiation: an SSLRequest, answered `S` (upgrade the socket) or `N`.
-/// Returns the socket and whether it is now encrypted. With `sslmode=disable` (Hyperdrive's
-/// own connection string says so) nothing is negotiated.
-async fn negotiate_tls(mut socket: Socket, mode: SslMode) -> Result<(Socket, bool), StoreError> {
+/// PostgreSQL's TLS negotiation: an SSLRequest, answered `S` (upgrade the connection) or `N`.
+/// Returns whether the connection is now encrypted. With `sslmode=disable` (Hyperdrive's own
+/// connection string says so) nothing is negotiated.
+async fn negotiate_tls(connection: &mut TcpConnection, mode: SslMode) -> Result<bool, StoreError> {
     if mode == SslMode::Disable {
-        return Ok((socket, false));
+        return Ok(false);
     }
-    let unavailable =
-        |error: std::io::Error| StoreError::Unavailable(format!("negotiating TLS: {error}"));
-    let mut request = bytes::BytesMut::new();
-    postgres_protocol::message::frontend::ssl_request(&mut request);
-    socket.write_all(&request).await.map_err(unavailable)?;
-    socket.flush().await.map_err(unavailable)?;
-    let answer = socket.read_u8().await.map_err(unavailable)?;
-    if tls_answer(answer, mode)? {
-        Ok((socket.start_tls(), true))
+    connection.send(&postgres::ssl_request());
+    let mut answer = BytesMut::new();
+    connection.receive(&mut answer).await?;
+    if answer.len() != 1 {
+        // Bytes after the answer would be read as if they came over TLS (CVE-2021-23222).
+        return Err(postgres::protocol(
+            "the server sent more than its one-byte answer to an SSLRequest",
+        ));
+    }
+    if tls_answer(answer[0], mode)? {
+        connection.start_tls()?;
+        Ok(true)
     } else {
-        Ok((socket, false))
+        Ok(false)
     }
 }
 
@@ -153,7 +132,7 @@ fn tls_answer(answer: u8, mode: SslMode) -> Result<bool, StoreError> {
             "the database declined TLS but the connection string requires it (sslmode=require)"
                 .to_owned(),
         )),
-        other => Err(StoreError::Internal(format!(
+        other => Err(postgres::protocol(&format!(
             "unexpected answer {:?} to an SSLRequest",
             other as char
         ))),
@@ -168,32 +147,6 @@ fn is_loopback(host: &str) -> bool {
             .trim_end_matches(']')
             .parse::<std::net::IpAddr>()
             .is_ok_and(|address| address.is_loopback())
-}
-
-/// Classifies a driver error: by SQLSTATE when the server sent one; otherwise it is an I/O or
-/// protocol failure on the way to the database, which makes it unreachable for now.
-fn from_postgres(action: &str, error: &tokio_postgres::Error) -> StoreError {
-    // A server error's DETAIL can quote row values (a task's text); log its code and message.
-    let cause = match error.as_db_error() {
-        Some(db) => format!("{action}: {} {}", db.code().code(), db.message()),
-        None => format!("{action}: {}", describe(error)),
-    };
-    match error.code() {
-        Some(code) => classify_sqlstate(code.code(), cause),
-        None => StoreError::Unavailable(cause),
-    }
-}
-
-/// An error with its whole chain of sources, for the log.
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 
 pub mod hyperdrive;
 pub mod neon_http;
-pub mod pg_auth;
+pub mod postgres;
+pub mod socket;
 pub mod sql;
 
 use async_trait::async_trait;

@@ -1,0 +1,156 @@
+//! A TCP connection from `cloudflare:sockets`, shaped for [`super::postgres::Wire`].
+//!
+//! The connection takes its stream reader and writer once and holds them for its lifetime:
+//! locking and releasing them around every read and write (as a general-purpose
+//! `AsyncRead`/`AsyncWrite` wrapper must) costs several calls into JavaScript per operation.
+//! Here a flight is one call, and a read is one call and one copy. Writes are not awaited: the
+//! stream queues them in order, and a failed write surfaces as a failed read.
+//!
+//! The connection is closed when dropped (Terminate, then the socket), so it cannot outlive the
+//! storage call that opened it, even one abandoned at its deadline.
+
+use bytes::BytesMut;
+use wasm_bindgen::prelude::*;
+use worker::{js_sys, wasm_bindgen_futures::JsFuture};
+
+use super::{postgres::Wire, StoreError};
+
+#[wasm_bindgen(inline_js = r#"
+import { connect } from 'cloudflare:sockets';
+
+class Connection {
+  constructor(socket) {
+    this.socket = socket;
+    this.reader = socket.readable.getReader();
+    this.writer = socket.writable.getWriter();
+    this.failure = undefined;
+  }
+  write(bytes) {
+    // A copy: the argument is a view of the module's memory, which the write outlives.
+    this.writer.write(bytes.slice()).catch((error) => { this.failure ??= error; });
+  }
+  async read() {
+    if (this.failure !== undefined) throw this.failure;
+    const { value, done } = await this.reader.read();
+    return done ? undefined : value;
+  }
+  startTls() {
+    this.reader.releaseLock();
+    this.writer.releaseLock();
+    return new Connection(this.socket.startTls());
+  }
+  close(farewell) {
+    const socket = this.socket;
+    this.writer.write(farewell.slice())
+      .then(() => this.writer.close())
+      .catch(() => {})
+      .finally(() => socket.close().catch(() => {}));
+  }
+}
+
+export function openConnection(hostname, port, startTls) {
+  return new Connection(connect({ hostname, port }, { secureTransport: startTls ? 'starttls' : 'off' }));
+}
+"#)]
+extern "C" {
+    type Connection;
+
+    #[wasm_bindgen(catch, js_name = openConnection)]
+    fn open_connection(hostname: &str, port: u16, start_tls: bool) -> Result<Connection, JsValue>;
+
+    #[wasm_bindgen(method)]
+    fn write(this: &Connection, bytes: &[u8]);
+
+    #[wasm_bindgen(method)]
+    fn read(this: &Connection) -> js_sys::Promise;
+
+    #[wasm_bindgen(method, catch, js_name = startTls)]
+    fn start_tls(this: &Connection) -> Result<Connection, JsValue>;
+
+    #[wasm_bindgen(method)]
+    fn close(this: &Connection, farewell: &[u8]);
+}
+
+/// An open TCP connection; closed (after `farewell`) when dropped.
+pub struct TcpConnection {
+    connection: Connection,
+    farewell: BytesMut,
+}
+
+impl TcpConnection {
+    /// Connects to `host:port`. With `tls_later`, the connection can be upgraded with
+    /// [`Self::start_tls`] (the platform needs to know at connect time).
+    pub fn open(
+        host: &str,
+        port: u16,
+        tls_later: bool,
+        farewell: BytesMut,
+    ) -> Result<Self, StoreError> {
+        let connection = open_connection(host, port, tls_later).map_err(|error| {
+            StoreError::Unavailable(format!("opening a socket: {}", text(&error)))
+        })?;
+        Ok(Self {
+            connection,
+            farewell,
+        })
+    }
+
+    /// Switches the connection to TLS; nothing read or written before carries over.
+    pub fn start_tls(&mut self) -> Result<(), StoreError> {
+        self.connection = self
+            .connection
+            .start_tls()
+            .map_err(|error| StoreError::Unavailable(format!("starting TLS: {}", text(&error))))?;
+        Ok(())
+    }
+
+    /// Queues `bytes` for sending.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.connection.write(bytes);
+    }
+
+    /// Appends the next chunk the server sent to `inbox`.
+    pub async fn receive(&mut self, inbox: &mut BytesMut) -> Result<(), StoreError> {
+        let chunk = JsFuture::from(self.connection.read())
+            .await
+            .map_err(|error| {
+                StoreError::Unavailable(format!("reading from the database: {}", text(&error)))
+            })?;
+        if chunk.is_undefined() {
+            return Err(StoreError::Unavailable(
+                "the database closed the connection".to_owned(),
+            ));
+        }
+        let chunk = js_sys::Uint8Array::unchecked_from_js(chunk);
+        let start = inbox.len();
+        inbox.resize(start + chunk.length() as usize, 0);
+        chunk.copy_to(&mut inbox[start..]);
+        Ok(())
+    }
+}
+
+impl Drop for TcpConnection {
+    fn drop(&mut self) {
+        self.connection.close(&self.farewell);
+    }
+}
+
+/// A JavaScript error's message, for the log.
+fn text(error: &JsValue) -> String {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|error| String::from(error.message()))
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| "unknown error".to_owned())
+}
+
+impl Wire for TcpConnection {
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        TcpConnection::send(self, bytes);
+        Ok(())
+    }
+
+    async fn receive(&mut self, inbox: &mut BytesMut) -> Result<(), StoreError> {
+        TcpConnection::receive(self, inbox).await
+    }
+}
