@@ -1,14 +1,16 @@
-//! Configuration, read from the worker's bindings once per request into one typed value.
+//! Configuration, read from the worker's bindings once per isolate into one typed value.
 //!
 //! Parsing goes through a lookup function so that every rule is unit-tested natively; a
 //! missing or invalid setting is an error that names the setting, never a panic.
+
+use std::{cell::OnceCell, rc::Rc};
 
 use worker::Env;
 
 use crate::{
     auth::{
         hs256::Hs256Config,
-        jwks::{Algorithm, JwksSource},
+        jwks::{parse_jwks, Algorithm, JwksSource},
         session::SessionConfig,
         AuthConfig, ClaimRules, JwksConfig, SessionSchema,
     },
@@ -79,7 +81,20 @@ impl std::fmt::Debug for Redacted {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(pub String);
 
+thread_local! {
+    /// The isolate's configuration, read on its first request.
+    static LOADED: OnceCell<Rc<Result<Config, ConfigError>>> = const { OnceCell::new() };
+}
+
 impl Config {
+    /// The configuration of this isolate: read from the environment on its first request and
+    /// kept. Bindings cannot change under a running isolate (a new secret or variable is a new
+    /// deployment, served by new isolates), so reading them again per request would only
+    /// repeat the work: some 20 binding lookups, the cursor key's derivation, the JWKS parse.
+    pub fn for_isolate(env: &Env) -> Rc<Result<Self, ConfigError>> {
+        LOADED.with(|loaded| loaded.get_or_init(|| Rc::new(Self::load(env))).clone())
+    }
+
     /// Reads the configuration from the worker's environment.
     pub fn load(env: &Env) -> Result<Self, ConfigError> {
         let hyperdrive_bound = env.hyperdrive(HYPERDRIVE_BINDING).is_ok();
@@ -132,7 +147,9 @@ fn auth_config(
     let base_url = setting("BETTER_AUTH_URL");
     let origin = base_url.as_deref().map(origin_of).transpose()?;
     let jwks_source = match (setting("JWKS"), setting("JWKS_URL"), &base_url) {
-        (Some(json), _, _) => Some(JwksSource::Inline(json)),
+        (Some(json), _, _) => Some(JwksSource::Inline(
+            parse_jwks(&json).map_err(|error| ConfigError(format!("JWKS: {error}")))?,
+        )),
         (None, Some(url), _) => Some(JwksSource::Url(url)),
         (None, None, Some(base)) => Some(JwksSource::Url(format!(
             "{}/api/auth/jwks",
@@ -605,7 +622,7 @@ mod tests {
         .unwrap();
         assert!(config.auth.hs256.is_none() && config.auth.session.is_none());
         let jwks = config.auth.jwks.unwrap();
-        assert_eq!(jwks.source, JwksSource::Inline(r#"{"keys":[]}"#.to_owned()));
+        assert_eq!(jwks.source, JwksSource::Inline(Vec::new()));
         assert_eq!(jwks.algorithms, [Algorithm::ES256, Algorithm::RS256]);
         assert_eq!(jwks.rules.audience.as_deref(), Some("tasks-api"));
         assert_eq!(jwks.rules.issuer, None);

@@ -7,7 +7,7 @@
 //! - `GET|PUT|DELETE /api/{user_id}/tasks/{id}`
 //! - `PATCH /api/{user_id}/tasks/{id}/complete`
 //!
-//! A request flows: [`routes::resolve`] → [`Config::load`] → [`handlers::handle`] (auth,
+//! A request flows: [`routes::resolve`] → [`Config::for_isolate`] → [`handlers::handle`] (auth,
 //! parsing into [`domain`] types, one [`store`] call) → [`error::ApiError`] for every failure →
 //! the headers every response carries (CORS, request id) → one [`telemetry`] log line.
 //! Run it with `npm start`; test it with `npm test` (see README.md).
@@ -55,8 +55,8 @@ async fn serve(mut request: Request, env: &Env) -> worker::Result<Response> {
     let resolution = routes::resolve(&method, &request.path());
     // A preflight's response carries its own CORS headers; every other response gets them below.
     let is_preflight = matches!(resolution, Resolution::Preflight { .. });
-    let config = Config::load(env);
-    let outcome = match &config {
+    let config = Config::for_isolate(env);
+    let outcome = match config.as_ref() {
         Err(error) => Err(ApiError::Misconfigured(error.0.clone())),
         Ok(config) => {
             let origin = origin.as_deref();
@@ -77,7 +77,7 @@ async fn serve(mut request: Request, env: &Env) -> worker::Result<Response> {
     if !is_preflight {
         // Even when the rest of the configuration failed, the browser may read the 500
         // problem if its origin is allowed.
-        let cors = match &config {
+        let cors = match config.as_ref() {
             Ok(config) => config.cors.response_headers(origin.as_deref()),
             Err(_) => config::cors(env).response_headers(origin.as_deref()),
         };

@@ -88,8 +88,9 @@ impl Algorithm {
 pub enum JwksSource {
     /// Fetched from this URL.
     Url(String),
-    /// The `JWKS` setting's JSON, for deployments where the worker cannot fetch its own zone.
-    Inline(String),
+    /// The keys of the `JWKS` setting's JSON (parsed when the configuration is read), for
+    /// deployments where the worker cannot fetch its own zone.
+    Inline(Vec<Jwk>),
 }
 
 /// Everything JWKS verification needs.
@@ -285,10 +286,10 @@ pub async fn verify(
 ) -> Result<UserId, JwksError> {
     let parsed = parse_token(token, config)?;
     let key = match &config.source {
-        JwksSource::Inline(text) => parse_jwks(text)
-            .map_err(JwksError::Unavailable)?
-            .into_iter()
+        JwksSource::Inline(keys) => keys
+            .iter()
             .find(|key| key.kid == parsed.kid)
+            .cloned()
             .ok_or(AuthError::UnknownKey)?,
         JwksSource::Url(url) => cached_or_fetched(url, &parsed.kid).await?,
     };
@@ -429,7 +430,7 @@ mod tests {
 
     fn config(algorithms: Vec<Algorithm>) -> JwksConfig {
         JwksConfig {
-            source: JwksSource::Inline(BETTER_AUTH_JWKS.to_owned()),
+            source: JwksSource::Inline(keys()),
             algorithms,
             rules: ClaimRules::default(),
         }

@@ -85,11 +85,8 @@ impl ScramClient {
         // accepts it, and uses the raw bytes otherwise; so do we.
         let password = std::str::from_utf8(password)
             .ok()
-            .and_then(|text| stringprep::saslprep(text).ok())
-            .map_or_else(
-                || password.to_vec(),
-                |prepared| prepared.as_bytes().to_vec(),
-            );
+            .and_then(saslprep)
+            .map_or_else(|| password.to_vec(), String::into_bytes);
         Self {
             password,
             nonce,
@@ -176,6 +173,71 @@ impl ScramClient {
             protocol("the server's SCRAM signature does not match; refusing the connection")
         })
     }
+}
+
+/// SASLprep (RFC 4013): `None` when the password has characters it prohibits. ASCII without
+/// control characters, nearly every password, is its own result.
+///
+/// The character tables are RFC 3454's, from the `stringprep` crate; normalization (NFKC) is
+/// the runtime's own `String.prototype.normalize` in the worker, which keeps Unicode's
+/// normalization tables (about 70 KB gzipped) out of the module.
+fn saslprep(password: &str) -> Option<String> {
+    use stringprep::tables;
+    if password
+        .chars()
+        .all(|c| c.is_ascii() && !tables::ascii_control_character(c))
+    {
+        return Some(password.to_owned());
+    }
+    let mapped: String = password
+        .chars()
+        .filter(|c| !tables::commonly_mapped_to_nothing(*c))
+        .map(|c| match tables::non_ascii_space_character(c) {
+            true => ' ',
+            false => c,
+        })
+        .collect();
+    let normalized = nfkc(&mapped);
+    let prohibited = |c: char| {
+        tables::non_ascii_space_character(c)
+            || tables::ascii_control_character(c)
+            || tables::non_ascii_control_character(c)
+            || tables::private_use(c)
+            || tables::non_character_code_point(c)
+            || tables::surrogate_code(c)
+            || tables::inappropriate_for_plain_text(c)
+            || tables::inappropriate_for_canonical_representation(c)
+            || tables::change_display_properties_or_deprecated(c)
+            || tables::tagging_character(c)
+            || tables::unassigned_code_point(c)
+    };
+    if normalized.chars().any(prohibited) {
+        return None;
+    }
+    // RFC 3454 section 6: right-to-left text may hold no left-to-right character, and must
+    // start and end with a right-to-left one.
+    if normalized.contains(tables::bidi_r_or_al)
+        && (normalized.contains(tables::bidi_l)
+            || !normalized.starts_with(tables::bidi_r_or_al)
+            || !normalized.ends_with(tables::bidi_r_or_al))
+    {
+        return None;
+    }
+    Some(normalized)
+}
+
+/// Unicode NFKC, by the JavaScript runtime.
+#[cfg(target_arch = "wasm32")]
+fn nfkc(text: &str) -> String {
+    worker::js_sys::JsString::from(text)
+        .normalize("NFKC")
+        .into()
+}
+
+/// Unicode NFKC, natively (unit tests).
+#[cfg(not(target_arch = "wasm32"))]
+fn nfkc(text: &str) -> String {
+    unicode_normalization::UnicodeNormalization::nfkc(text).collect()
 }
 
 /// The SCRAM keys for this password, salt and iteration count: derived once, then reused.
@@ -331,5 +393,33 @@ mod tests {
         let mut client = ScramClient::with_nonce(b"pencil", RFC_CLIENT_NONCE.to_owned());
         let minimum = "r=rOprNGfwEbeRWgbNEkqOxyz,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
         assert!(client.final_message(minimum.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn saslprep_agrees_with_the_stringprep_crate() {
+        for password in [
+            "pencil",
+            "correct horse battery staple",
+            "I\u{00AD}X",
+            "p\u{00E4}ssw\u{00F6}rd",
+            "\u{FB01}le\u{00A0}name",
+            "\u{2168}",
+            "\u{05D0}\u{05D1}\u{05D2}",
+            "\u{05D0}abc\u{05D1}",
+            "\u{0627}1",
+            "tab\there",
+            "\u{0007}",
+            "private\u{E000}",
+            "tag\u{E0041}",
+            "unassigned\u{0221}",
+        ] {
+            assert_eq!(
+                saslprep(password),
+                stringprep::saslprep(password)
+                    .ok()
+                    .map(|cow| cow.into_owned()),
+                "{password:?}"
+            );
+        }
     }
 }
