@@ -2,7 +2,6 @@
 //! storage call and builds the response; everything else lives in the modules they call.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use worker::{Request, Response};
 
 use crate::{
     auth::{self, Caller, Denied},
@@ -12,6 +11,7 @@ use crate::{
     etag,
     feed::{self, DELETIONS_KEPT_MS},
     health,
+    http::{Incoming, Reply},
     request::{self, read_body},
     response::{self, json},
     routes::Route,
@@ -33,19 +33,19 @@ const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");
 /// Serves one resolved route.
 pub async fn handle(
     route: Route,
-    request: &mut Request,
+    request: &Incoming,
     config: &Config,
     store: &dyn TaskStore,
     log: &mut RequestLog,
-) -> Result<Response, ApiError> {
+) -> Result<Reply, ApiError> {
     match route {
         Route::Health => database_state(health::liveness(store).await),
         Route::Ready => database_state(health::readiness(store).await),
-        Route::OpenApi => response::text(OPENAPI_DOCUMENT, "application/json"),
+        Route::OpenApi => Ok(response::text(OPENAPI_DOCUMENT, "application/json")),
         Route::ListTasks { user } => {
             let caller = authorize(request, config, &user, log).await?;
-            let url = request.inner().url();
-            let pairs = request::query_pairs(&url);
+            let url = request.url();
+            let pairs = request::query_pairs(url);
             let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .map_err(ApiError::Validation)?;
             let user = caller.user().as_str();
@@ -63,7 +63,7 @@ pub async fn handle(
                 let next = config.cursor_key.encode(user, &query, last);
                 format!(
                     "<{}>; rel=\"next\"",
-                    request::with_cursor(&url, &pairs, &next)
+                    request::with_cursor(url, &pairs, &next)
                 )
             });
             let body = serde_json::to_vec(&tasks)
@@ -72,16 +72,15 @@ pub async fn handle(
             if etag::none_match(header(request, "if-none-match").as_deref(), &etag) {
                 return not_modified(&etag);
             }
-            let response =
-                response::with_headers(response::json_bytes(200, body)?, [("ETag", etag)])?;
-            match link {
-                Some(link) => response::with_headers(response, [("Link", link)]),
-                None => Ok(response),
-            }
+            let reply = response::json_bytes(200, body).with("ETag", etag);
+            Ok(match link {
+                Some(link) => reply.with("Link", link),
+                None => reply,
+            })
         }
         Route::ListChanges { user } => {
             let caller = authorize(request, config, &user, log).await?;
-            let pairs = request::query_pairs(&request.inner().url());
+            let pairs = request::query_pairs(request.url());
             let query = ChangesQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .map_err(ApiError::Validation)?;
             let user = caller.user().as_str();
@@ -128,10 +127,9 @@ pub async fn handle(
                 created.id
             );
             let etag = etag::for_version(&created.version);
-            response::with_headers(
-                json(201, &created)?,
-                [("Location", location), ("ETag", etag)],
-            )
+            Ok(json(201, &created)?
+                .with("Location", location)
+                .with("ETag", etag))
         }
         Route::GetTask { user, task } => {
             let caller = authorize(request, config, &user, log).await?;
@@ -168,7 +166,7 @@ pub async fn handle(
             let task = task_id(&task)?;
             let precondition = etag::if_match(header(request, "if-match").as_deref());
             if store.delete(&caller, task, &precondition).await? {
-                response::empty(204)
+                Ok(response::empty(204))
             } else {
                 Err(ApiError::NotFound)
             }
@@ -177,7 +175,7 @@ pub async fn handle(
 }
 
 /// `/health` and `/ready`: 200 when the database answered, 503 when it failed for any reason.
-fn database_state(result: Result<(), StoreError>) -> Result<Response, ApiError> {
+fn database_state(result: Result<(), StoreError>) -> Result<Reply, ApiError> {
     match result {
         Ok(()) => json(
             200,
@@ -196,12 +194,12 @@ fn database_state(result: Result<(), StoreError>) -> Result<Response, ApiError> 
 /// is read or any storage call is made. (A session token's owner is checked by the storage
 /// call itself; see [`auth::Caller::Session`].)
 async fn authorize(
-    request: &Request,
+    request: &Incoming,
     config: &Config,
     path_user: &str,
     log: &mut RequestLog,
 ) -> Result<Caller, ApiError> {
-    let header = request.headers().get("authorization").ok().flatten();
+    let header = request.header("authorization");
     match auth::authorize(header.as_deref(), path_user, &config.auth, now()).await {
         Ok(caller) => {
             log.user_id = Some(caller.user().as_str().to_owned());
@@ -233,24 +231,21 @@ fn task_id(raw: &str) -> Result<TaskId, ApiError> {
 }
 
 /// A task with its ETag.
-fn with_etag(task: &Task) -> Result<Response, ApiError> {
-    response::with_headers(
-        json(200, task)?,
-        [("ETag", etag::for_version(&task.version))],
-    )
+fn with_etag(task: &Task) -> Result<Reply, ApiError> {
+    Ok(json(200, task)?.with("ETag", etag::for_version(&task.version)))
 }
 
 /// 304: the client's copy (If-None-Match) is current.
-fn not_modified(etag: &str) -> Result<Response, ApiError> {
-    response::with_headers(response::empty(304)?, [("ETag", etag)])
+fn not_modified(etag: &str) -> Result<Reply, ApiError> {
+    Ok(response::empty(304).with("ETag", etag))
 }
 
-fn content_type(request: &Request) -> Option<String> {
+fn content_type(request: &Incoming) -> Option<String> {
     header(request, "content-type")
 }
 
-fn header(request: &Request, name: &str) -> Option<String> {
-    request.headers().get(name).ok().flatten()
+fn header(request: &Incoming, name: &str) -> Option<String> {
+    request.header(name)
 }
 
 #[cfg(test)]

@@ -22,37 +22,47 @@ pub mod etag;
 pub mod feed;
 pub mod handlers;
 pub mod health;
+pub mod http;
 pub mod request;
 pub mod response;
 pub mod routes;
 pub mod store;
 pub mod telemetry;
 
-use worker::{event, Context, Date, Env, Request, Response};
+use worker::{event, web_sys, Context, Date, Env};
 
 pub use config::Config;
 use error::ApiError;
+use http::{Incoming, Reply};
 use routes::Resolution;
 use telemetry::RequestLog;
 
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, _context: Context) -> worker::Result<Response> {
-    serve(request, &env).await
+async fn fetch(
+    request: web_sys::Request,
+    env: Env,
+    _context: Context,
+) -> worker::Result<web_sys::Response> {
+    serve(Incoming::new(request), &env)
+        .await
+        .into_js()
+        .map_err(worker::Error::RustError)
 }
 
 /// Serves one request. Every error becomes a problem response here; the only failure left is
 /// the runtime refusing to construct a response at all.
-async fn serve(mut request: Request, env: &Env) -> worker::Result<Response> {
+async fn serve(request: Incoming, env: &Env) -> Reply {
     let started = Date::now().as_millis();
-    let header = |name: &str| request.headers().get(name).ok().flatten();
-    let request_id = header("cf-ray").unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
-    let origin = header("origin");
-    // The raw method: worker's `Method` enum maps methods it does not know (QUERY, PROPFIND…)
-    // to GET, which would serve them as reads instead of answering 405.
-    let method = request.inner().method();
+    let request_id = request
+        .header("cf-ray")
+        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    let origin = request.header("origin");
+    // The raw method: methods outside the standard set (QUERY, PROPFIND…) must reach the
+    // router as they are, to be answered 405 rather than served as reads.
+    let method = request.method();
     let mut log = RequestLog::new(request_id.clone(), method.clone());
 
-    let resolution = routes::resolve(&method, &request.path());
+    let resolution = routes::resolve(&method, request.path());
     // A preflight's response carries its own CORS headers; every other response gets them below.
     let is_preflight = matches!(resolution, Resolution::Preflight { .. });
     let config = Config::for_isolate(env);
@@ -60,20 +70,18 @@ async fn serve(mut request: Request, env: &Env) -> worker::Result<Response> {
         Err(error) => Err(ApiError::Misconfigured(error.0.clone())),
         Ok(config) => {
             let origin = origin.as_deref();
-            route(resolution, &mut request, origin, env, config, &mut log).await
+            route(resolution, &request, origin, env, config, &mut log).await
         }
     };
-    let response = match outcome {
-        Ok(response) => response,
-        Err(error) => problem_response(&error, &log)?,
+    let mut reply = match outcome {
+        Ok(reply) => reply,
+        Err(error) => problem_response(&error, &log),
     };
 
-    let mut headers = vec![
-        ("X-Request-Id", request_id),
-        ("Vary", "Origin".to_owned()),
-        ("Cache-Control", "no-store".to_owned()),
-        ("X-Content-Type-Options", "nosniff".to_owned()),
-    ];
+    reply.set("X-Request-Id", request_id);
+    reply.set("Vary", "Origin");
+    reply.set("Cache-Control", "no-store");
+    reply.set("X-Content-Type-Options", "nosniff");
     if !is_preflight {
         // Even when the rest of the configuration failed, the browser may read the 500
         // problem if its origin is allowed.
@@ -81,29 +89,26 @@ async fn serve(mut request: Request, env: &Env) -> worker::Result<Response> {
             Ok(config) => config.cors.response_headers(origin.as_deref()),
             Err(_) => config::cors(env).response_headers(origin.as_deref()),
         };
-        headers.extend(cors);
-    }
-    // Values are ours or echo a header the runtime already accepted, so this cannot fail; if
-    // it ever did, the response as built so far beats none, and the log says what happened.
-    if let Err(ApiError::Internal(cause)) = response::set_headers(&response, headers) {
-        log.error_cause(response.status_code(), &cause);
+        for (name, value) in cors {
+            reply.set(name, value);
+        }
     }
 
     log.emit(
-        response.status_code(),
-        (Date::now().as_millis() - started) as f64,
+        reply.status(),
+        Date::now().as_millis().saturating_sub(started),
     );
-    Ok(response)
+    reply
 }
 
 async fn route(
     resolution: Resolution,
-    request: &mut Request,
+    request: &Incoming,
     origin: Option<&str>,
     env: &Env,
     config: &Config,
     log: &mut RequestLog,
-) -> Result<Response, ApiError> {
+) -> Result<Reply, ApiError> {
     match resolution {
         Resolution::NotFound => Err(ApiError::NotFound),
         Resolution::MethodNotAllowed { allowed, pattern } => {
@@ -112,9 +117,12 @@ async fn route(
         }
         Resolution::Preflight { allowed } => {
             let methods = allowed.header_value();
-            let mut headers = config.cors.preflight_headers(origin, &methods);
-            headers.push(("Allow", methods));
-            response::with_headers(response::empty(204)?, headers)
+            let mut reply = response::empty(204);
+            for (name, value) in config.cors.preflight_headers(origin, &methods) {
+                reply.set(name, value);
+            }
+            reply.set("Allow", methods);
+            Ok(reply)
         }
         Resolution::Serve { route, pattern } => {
             log.route = Some(pattern);
@@ -125,9 +133,9 @@ async fn route(
 }
 
 /// The problem+json response for an error; logs the cause of server-side failures.
-fn problem_response(error: &ApiError, log: &RequestLog) -> worker::Result<Response> {
+fn problem_response(error: &ApiError, log: &RequestLog) -> Reply {
     if let Some(cause) = error.server_cause() {
         log.error_cause(error.status(), cause);
     }
-    response::problem(error).map_err(|error| worker::Error::RustError(format!("{error:?}")))
+    response::problem(error)
 }

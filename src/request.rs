@@ -3,9 +3,7 @@
 //! The parsing is pure over bytes and header values, so the bad-input table is unit-tested
 //! natively; `read_body` is the only part that touches the runtime.
 
-use futures_util::StreamExt;
 use serde_json::{Map, Value};
-use worker::Request;
 
 use crate::{
     domain::{
@@ -13,6 +11,7 @@ use crate::{
         TaskPatch, Title,
     },
     error::ApiError,
+    http::{BodyError, Incoming},
 };
 
 /// The largest request body accepted. Tasks are small; anything bigger is a mistake or abuse.
@@ -20,36 +19,24 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Reads the body, refusing an oversized one as soon as it is known: from `Content-Length`
 /// when declared, otherwise while streaming, so a chunked upload is never buffered whole.
-pub async fn read_body(request: &mut Request) -> Result<Vec<u8>, ApiError> {
-    let declared = request
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|length| length.parse::<usize>().ok());
+pub async fn read_body(request: &Incoming) -> Result<Vec<u8>, ApiError> {
     let too_large = ApiError::PayloadTooLarge {
         limit_bytes: MAX_BODY_BYTES,
     };
+    let declared = request
+        .header("content-length")
+        .and_then(|length| length.parse::<usize>().ok());
     if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
         return Err(too_large);
     }
-    if request.inner().body().is_none() {
-        return Ok(Vec::new());
+    match request.body(MAX_BODY_BYTES).await {
+        Ok(body) => Ok(body),
+        Err(BodyError::TooLarge) => Err(too_large),
+        // The runtime's error text stays out of the body; a fixed sentence says what happened.
+        Err(BodyError::Unreadable) => Err(ApiError::BadRequest(
+            "The request body could not be read to its end.".to_owned(),
+        )),
     }
-    // The runtime's error text stays out of the body; a fixed sentence says what happened.
-    let unreadable = |_: worker::Error| {
-        ApiError::BadRequest("The request body could not be read to its end.".to_owned())
-    };
-    let mut stream = request.stream().map_err(unreadable)?;
-    let mut body = Vec::with_capacity(declared.unwrap_or(0));
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(unreadable)?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(too_large);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 /// The query parameters of a request URL, decoded as HTML forms encode them. Done here rather

@@ -1,0 +1,232 @@
+//! The request and the response at the boundary with the runtime.
+//!
+//! Every call between wasm and JavaScript costs more than the work most of them do, so the
+//! request's parts are read only when a route needs them (never the `cf` object, which the
+//! runtime builds on first access), and a response crosses once: status, headers and body in
+//! one call, instead of a call per header and more to assemble it.
+
+use wasm_bindgen::prelude::*;
+use worker::{js_sys, wasm_bindgen_futures::JsFuture, web_sys};
+
+#[wasm_bindgen(inline_js = r#"
+export function respond(status, body, headers) {
+  const init = new Headers();
+  const parts = headers.split('\n');
+  for (let i = 0; i + 1 < parts.length; i += 2) init.set(parts[i], parts[i + 1]);
+  return new Response(body ?? null, { status, headers: init });
+}
+
+export async function readBody(request, limit) {
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return body;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn respond(
+        status: u16,
+        body: Option<Vec<u8>>,
+        headers: &str,
+    ) -> Result<web_sys::Response, JsValue>;
+
+    #[wasm_bindgen(js_name = readBody)]
+    fn read_body(request: &web_sys::Request, limit: u32) -> js_sys::Promise;
+}
+
+/// The incoming request.
+pub struct Incoming {
+    raw: web_sys::Request,
+    headers: web_sys::Headers,
+    url: String,
+}
+
+/// Why a body could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// It is longer than the limit.
+    TooLarge,
+    /// The stream failed before its end.
+    Unreadable,
+}
+
+impl Incoming {
+    /// Wraps the runtime's request.
+    pub fn new(raw: web_sys::Request) -> Self {
+        Self {
+            headers: raw.headers(),
+            url: raw.url(),
+            raw,
+        }
+    }
+
+    /// The method as sent (the runtime upper-cases the standard ones).
+    pub fn method(&self) -> String {
+        self.raw.method()
+    }
+
+    /// The full URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL's path: the runtime's URLs are absolute and serialized, so it starts at the
+    /// first `/` after the authority and ends at the query or fragment.
+    pub fn path(&self) -> &str {
+        path_of(&self.url)
+    }
+
+    /// A header's value, if the request has it.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).ok().flatten()
+    }
+
+    /// The body, read to its end unless it grows past `limit` bytes.
+    pub async fn body(&self, limit: usize) -> Result<Vec<u8>, BodyError> {
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let value = JsFuture::from(read_body(&self.raw, limit))
+            .await
+            .map_err(|_| BodyError::Unreadable)?;
+        if value.is_null() {
+            return Err(BodyError::TooLarge);
+        }
+        Ok(js_sys::Uint8Array::unchecked_from_js(value).to_vec())
+    }
+}
+
+/// The path of an absolute URL.
+fn path_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |index| index + 3);
+    let rest = &url[after_scheme..];
+    let path = rest.find('/').map_or("", |index| &rest[index..]);
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    match &path[..end] {
+        "" => "/",
+        path => path,
+    }
+}
+
+/// A response being built: status, headers and body, sent to the runtime in one piece.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl Reply {
+    /// A response with this status and body (`None`: no body, as 204 and 304 require).
+    pub fn new(status: u16, body: Option<Vec<u8>>) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// A header's value, if set.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(existing, _)| existing.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Sets a header, replacing any value it had.
+    pub fn set(&mut self, name: &'static str, value: impl Into<String>) {
+        let value = value.into();
+        match self
+            .headers
+            .iter_mut()
+            .find(|(existing, _)| existing.eq_ignore_ascii_case(name))
+        {
+            Some(slot) => slot.1 = value,
+            None => self.headers.push((name, value)),
+        }
+    }
+
+    /// The response with a header set.
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.set(name, value);
+        self
+    }
+
+    /// Hands the response to the runtime. A header value with a line break (none of ours can
+    /// have one; an echoed request header cannot either) is dropped rather than let it split
+    /// the list the runtime receives.
+    pub fn into_js(self) -> Result<web_sys::Response, String> {
+        let mut headers = String::with_capacity(256);
+        for (name, value) in &self.headers {
+            if value.contains(['\n', '\r']) {
+                continue;
+            }
+            headers.push_str(name);
+            headers.push('\n');
+            headers.push_str(value);
+            headers.push('\n');
+        }
+        respond(self.status, self.body, &headers).map_err(|error| {
+            error
+                .dyn_ref::<js_sys::Error>()
+                .map(|error| String::from(error.message()))
+                .unwrap_or_else(|| "the runtime refused the response".to_owned())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_path_is_cut_from_the_serialized_url() {
+        for (url, path) in [
+            (
+                "https://api.example.com/api/u1/tasks?limit=5",
+                "/api/u1/tasks",
+            ),
+            ("http://127.0.0.1:8787/health#top", "/health"),
+            ("https://api.example.com", "/"),
+            (
+                "https://api.example.com/api/a%20b/tasks/",
+                "/api/a%20b/tasks/",
+            ),
+        ] {
+            assert_eq!(path_of(url), path, "{url}");
+        }
+    }
+
+    #[test]
+    fn headers_are_set_once_by_name_whatever_the_case() {
+        let reply = Reply::new(200, None)
+            .with("ETag", "\"1\"")
+            .with("etag", "\"2\"")
+            .with("Link", "<x>; rel=\"next\"");
+        assert_eq!(reply.header("ETAG"), Some("\"2\""));
+        assert_eq!(reply.headers.len(), 2);
+    }
+}
