@@ -3,15 +3,23 @@
 // ratios rather than by absolute times on a noisy machine.
 //
 // For each connection model (through PgBouncer in transaction mode, the local stand-in for
-// Hyperdrive's pool; and direct to PostgreSQL, as `wrangler dev` connects) it:
+// Hyperdrive's pool; direct to PostgreSQL, as `wrangler dev` connects; and, when asked, over
+// the local stand-in for Neon's HTTP SQL endpoint) it:
 //   1. times the cold start (process spawn to the first 200 from /health);
 //   2. runs every scenario with wrk on loopback after a warm-up, at each concurrency level,
-//      charging the worker its process CPU time per request;
-//   3. runs the database floors: pgbench with a new connection per transaction (-C),
+//      charging the worker its process CPU time per request and counting its database round
+//      trips per request;
+//   3. runs every scenario again, briefly, at c=16 with a network delay injected each way;
+//   4. does the same for the reference worker (reference/: TypeScript with Hono, node-postgres
+//      and jose, bundled by wrangler), on the same data, for the scenarios it serves;
+//   5. runs the database floors: pgbench with a new connection per transaction (-C),
 //      executing the worker's own SQL statements through the same connection model, once
 //      with the same authentication as the worker and once without any (trust), the cost of
 //      connections and statements alone.
-// The runtime floor is the 401 scenario: a bad signature, refused before any database work.
+// Both workers reach their database (or the Neon endpoint) through the same relay
+// (lib/bench/relay.mjs), which counts round trips and injects the delay, so they are measured
+// identically. The runtime floor is the 401 scenario: a bad signature, refused before any
+// database work.
 // Results go to stdout as tables and to results/bench-<time>[-label].json.
 //
 //   npm run bench                       the full run (about 4 minutes)
@@ -20,6 +28,7 @@
 //   npm run bench -- --auth trust       PostgreSQL and PgBouncer without SCRAM, for comparison
 //   npm run bench -- --compare A.json B.json   two runs side by side; runs nothing
 //   npm run bench -- --profile get      a V8 CPU profile of the worker serving `get`, instead
+//   npm run bench -- --models neon      ours over Neon's HTTP endpoint against the reference's neon()
 //   npm run bench -- --help             every option
 
 import { spawnSync } from 'node:child_process';
@@ -32,15 +41,18 @@ import { gzipSync } from 'node:zlib';
 import { processCpuMs, processTreeCpuMs } from './lib/bench/cpu.mjs';
 import { runPgbench } from './lib/bench/pgbench.mjs';
 import { connectInspector, formatProfileSummary, profileWhile, summarizeProfile } from './lib/bench/profile.mjs';
+import { DEFAULT_DELAY_MS, startRelay } from './lib/bench/relay.mjs';
 import { formatComparison, formatReport } from './lib/bench/report.mjs';
 import { JWKS_ISSUER, TASKS_PER_USER, Workload } from './lib/bench/workload.mjs';
-import { runWrk } from './lib/bench/wrk.mjs';
+import { runWrk, sendRaw } from './lib/bench/wrk.mjs';
 import { buildWorker, WASM_PATH } from './lib/build.mjs';
 import { startPgBouncer } from './lib/pgbouncer.mjs';
 import { migrate } from './lib/migrations.mjs';
+import { startNeonStandin } from './lib/neon-standin.mjs';
 import { freePort } from './lib/net.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { removeTemporaryDir, temporaryDir } from './lib/processes.mjs';
+import { bundleReference, ourUploadSize, REFERENCE_COMPATIBILITY_FLAGS, REFERENCE_UNSUPPORTED } from './lib/reference.mjs';
 import { ensureBenchTools, machine } from './lib/system.mjs';
 import { ensureAll, ensureNode22, ROOT, step } from './lib/toolchain.mjs';
 import { startWorkerd } from './lib/workerd.mjs';
@@ -51,7 +63,8 @@ const HELP = `Usage: npm run bench -- [options]
   --no-build              use build/ as it is (default: build the worker first)
   --label TEXT            a name for this run, written into the JSON and its file name
   --auth scram|trust      how clients authenticate to PostgreSQL and PgBouncer (default scram)
-  --models LIST           pgbouncer,direct (default both)
+  --models LIST           pgbouncer,direct,neon (default pgbouncer,direct; neon: Neon's HTTP
+                          endpoint, the local stand-in, for ours and the reference's neon())
   --scenarios LIST        ready,unauthorized,list,list-jwks,list-session,page-first,page-deep,search,tag,
                           get,update,toggle,create,delete (default all)
   --concurrency LIST      connection counts (default 1,16; quick: 2)
@@ -59,6 +72,10 @@ const HELP = `Usage: npm run bench -- [options]
   --warmup S              seconds of warm-up per scenario and model (default 1)
   --floor-duration S      seconds per pgbench floor run (default 2)
   --cold-starts N         worker starts timed per model (default 3; quick: 1)
+  --reference             also measure the reference worker (reference/); default in a full run
+  --no-reference          do not (the default with --quick)
+  --delay-ms N            the delay the relay adds each way for the p50-with-delay measurement,
+                          at c=16 (default 5; quick: 0; 0 skips that measurement)
   --out DIR               where the JSON goes (default results/)
   --markdown              print the tables as markdown (for the README)
   --compare A.json B.json print two result files side by side and exit
@@ -68,9 +85,12 @@ const HELP = `Usage: npm run bench -- [options]
                           results/profile-*.cpuprofile and print where its CPU time goes
 `;
 
+const MODELS = ['pgbouncer', 'direct', 'neon'];
 const SCENARIOS = ['ready', 'unauthorized', 'list', 'list-jwks', 'list-session', 'page-first', 'page-deep', 'search', 'tag', 'get', 'update', 'toggle', 'create', 'delete'];
 /** The role the floor without key derivation connects as (trusted by PostgreSQL and PgBouncer). */
 const TRUST_ROLE = 'bench_trust';
+/** The concurrency of the measurement with an injected delay. */
+const DELAY_CONCURRENCY = 16;
 
 const list = (text) => text.split(',').map((item) => item.trim()).filter(Boolean);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -93,6 +113,9 @@ function parseSettings() {
       warmup: { type: 'string', default: '1' },
       'floor-duration': { type: 'string', default: '2' },
       'cold-starts': { type: 'string' },
+      reference: { type: 'boolean' },
+      'no-reference': { type: 'boolean', default: false },
+      'delay-ms': { type: 'string' },
       out: { type: 'string', default: join(ROOT, 'results') },
       markdown: { type: 'boolean', default: false },
       compare: { type: 'boolean', default: false },
@@ -125,9 +148,13 @@ function parseSettings() {
     writeUsers: quick ? 20 : 200,
     tasksPerUser: TASKS_PER_USER,
     profile: options.profile ? list(options.profile) : undefined,
+    // A profile is of our worker only.
+    reference: !options['no-reference'] && !options.profile && (options.reference ?? !quick),
+    delayMs: whole(options['delay-ms'] ?? (quick ? '0' : String(DEFAULT_DELAY_MS)), 'delay-ms', 0, 1000),
+    delayConcurrency: DELAY_CONCURRENCY,
   };
   if (!settings.auth) throw new Error('--auth must be scram or trust');
-  for (const model of settings.models) if (!['pgbouncer', 'direct'].includes(model)) throw new Error(`unknown model ${model}`);
+  for (const model of settings.models) if (!MODELS.includes(model)) throw new Error(`unknown model ${model}`);
   for (const name of [...settings.scenarios, ...(settings.profile ?? [])]) {
     if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name}`);
   }
@@ -173,6 +200,11 @@ function prepareWorker(noBuild) {
   return { path: 'build/index_bg.wasm', bytes: wasm.length, gzipBytes: gzipSync(wasm, { level: 9 }).length };
 }
 
+/** The installed versions of these npm packages. */
+function packageVersions(names) {
+  return Object.fromEntries(names.map((name) => [name, JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version]));
+}
+
 function versionOf(command, args, pattern) {
   const result = spawnSync(command, args, { encoding: 'utf8' });
   return `${result.stdout ?? ''}${result.stderr ?? ''}`.match(pattern)?.[1] ?? 'unknown';
@@ -211,29 +243,17 @@ async function settle(count) {
   }
 }
 
-/** Sends one prepared raw request with fetch and returns { status, text }. */
-async function sendRaw(origin, raw) {
-  const [head, body] = raw.split('\r\n\r\n');
-  const [requestLine, ...headerLines] = head.split('\r\n');
-  const [method, path] = requestLine.split(' ');
-  const headers = Object.fromEntries(
-    headerLines.map((line) => line.split(/:\s*/, 2)).filter(([name]) => !/^(host|content-length)$/i.test(name)),
-  );
-  const response = await fetch(new URL(path, origin), { method, headers, body: body || undefined });
-  return { status: response.status, text: await response.text() };
-}
-
 /**
- * Starts the worker `coldStarts` times against `target`, timing spawn to the first 200 from
- * /health (which opens one database connection), and keeps the last one running. `onLine`
- * receives the running worker's output lines.
+ * Starts a worker (`start`: startWorkerd's database, vars, modules, compatibilityFlags)
+ * `coldStarts` times, timing spawn to the first 200 from /health (which makes one database
+ * round trip), and keeps the last one running. `onLine` receives the running worker's output
+ * lines.
  */
-async function startTimedWorkers({ target, vars, coldStarts, onLine, inspectorPort }) {
+async function startTimedWorkers({ start, coldStarts, onLine, inspectorPort }) {
   const samplesMs = [];
   for (let i = 1; i <= coldStarts; i++) {
     const worker = await startWorkerd({
-      database: target,
-      vars,
+      ...start,
       ready: { path: '/health', status: 200, intervalMs: 2 },
       logLimit: 64 * 1024,
       onLine: i === coldStarts ? onLine : undefined,
@@ -267,10 +287,14 @@ async function probeScenarios({ model, worker, workload, scenarios, client }) {
   }
 }
 
-/** The API side of one connection model: every scenario at every concurrency level. */
-async function measureApi({ model, settings, worker, requestsServed, dbCpuMs, workload, scenarios, client, workDir }) {
-  const rows = [];
-  const rps = new Map(); // `${scenario}/${c}` → req/s, to size the delete pool
+/**
+ * Runs load against one running worker: `load(scenario, concurrency, seconds)` resolves with
+ * the figures, charging the worker its process CPU and counting the relay's database round
+ * trips per request served (null with `countRoundTrips` false: the HTTP of Neon's endpoint has
+ * no database protocol to count). `rps` keeps `${scenario}/${c}` → req/s, to size the delete pool.
+ */
+function loadRunner({ worker, requestsServed, dbCpuMs, relay, countRoundTrips, workload, client, workDir }) {
+  const rps = new Map();
   const load = async (scenario, concurrency, durationS) => {
     let first = 0;
     let count = 0;
@@ -281,12 +305,14 @@ async function measureApi({ model, settings, worker, requestsServed, dbCpuMs, wo
       first = await workload.reserveDeletes(client, count);
     }
     const requests = scenario.requests(worker.url, { first, count });
-    const before = { worker: processCpuMs(worker.pid), db: dbCpuMs(), served: requestsServed() };
+    const before = { worker: processCpuMs(worker.pid), db: dbCpuMs(), served: requestsServed(), relay: relay.snapshot() };
     const result = await runWrk({ origin: worker.url, requests, expect: scenario.expect, concurrency, seconds: durationS, tempDir: workDir });
     await settle(requestsServed);
+    const relayed = relay.snapshot();
     if (scenario.name === 'delete') workload.usedDeletesThrough(first + result.highestIndex);
     // Requests the worker served, including any wrk abandoned in flight at the end of the run.
     const served = requestsServed() - before.served || result.requests;
+    const perRequest = (field) => (countRoundTrips ? (relayed[field] - before.relay[field]) / served : null);
     return {
       rps: result.rps,
       p50Ms: result.p50Ms,
@@ -302,26 +328,52 @@ async function measureApi({ model, settings, worker, requestsServed, dbCpuMs, wo
       workerRequests: served,
       workerCpuMsPerRequest: (processCpuMs(worker.pid) - before.worker) / served,
       dbCpuMsPerRequest: (dbCpuMs() - before.db) / served,
+      dbRoundTripsPerRequest: perRequest('roundTrips'),
+      dbConnectionsPerRequest: perRequest('connections'),
       loadgenCpuMs: result.cpuMs,
       loadgenCpuPct: (100 * result.cpuMs) / (result.durationS * 1000 * cores),
     };
   };
+  return { load, rps };
+}
 
+/** The API side of one worker and connection model: every scenario at every concurrency level. */
+async function measureApi({ model, who, settings, runner, scenarios }) {
+  const rows = [];
+  const name = who === 'ours' ? model : `${model}/reference`;
   const highest = Math.max(...settings.concurrency);
   for (const [index, scenario] of scenarios.entries()) {
     if (settings.warmupS > 0 && (!settings.quick || index === 0)) {
-      step(`${model}/${scenario.name}: warm-up at c=${highest}`);
-      await load(scenario, highest, settings.warmupS);
+      step(`${name}/${scenario.name}: warm-up at c=${highest}`);
+      await runner.load(scenario, highest, settings.warmupS);
     }
     for (const concurrency of settings.concurrency) {
-      const api = await load(scenario, concurrency, settings.durationS);
-      rps.set(`${scenario.name}/${concurrency}`, api.rps);
+      const api = await runner.load(scenario, concurrency, settings.durationS);
+      runner.rps.set(`${scenario.name}/${concurrency}`, api.rps);
+      const trips = api.dbRoundTripsPerRequest === null ? '' : `, ${api.dbRoundTripsPerRequest.toFixed(2)} db round trips/req`;
       step(
-        `${model}/${scenario.name} c=${concurrency}: ${api.rps.toFixed(0)} req/s, p50 ${api.p50Ms.toFixed(2)} ms, ` +
-          `worker ${api.workerCpuMsPerRequest.toFixed(3)} ms CPU/req, ${api.errors} errors`,
+        `${name}/${scenario.name} c=${concurrency}: ${api.rps.toFixed(0)} req/s, p50 ${api.p50Ms.toFixed(2)} ms, ` +
+          `worker ${api.workerCpuMsPerRequest.toFixed(3)} ms CPU/req${trips}, ${api.errors} errors`,
       );
       rows.push({ model, scenario: scenario.name, label: scenario.label, expect: scenario.expect, concurrency, api });
     }
+  }
+  return rows;
+}
+
+/** Every scenario once more, at DELAY_CONCURRENCY with the relay adding `settings.delayMs` each way. */
+async function measureDelayed({ model, who, settings, runner, relay, scenarios }) {
+  const rows = [];
+  const concurrency = settings.delayConcurrency;
+  relay.setDelay(settings.delayMs);
+  try {
+    for (const scenario of scenarios) {
+      const api = await runner.load(scenario, concurrency, settings.durationS);
+      step(`${who === 'ours' ? model : `${model}/reference`}/${scenario.name} c=${concurrency}, +${settings.delayMs} ms each way: p50 ${api.p50Ms.toFixed(2)} ms, ${api.errors} errors`);
+      rows.push({ worker: who, model, scenario: scenario.name, concurrency, delayMs: settings.delayMs, api });
+    }
+  } finally {
+    relay.setDelay(0);
   }
   return rows;
 }
@@ -433,17 +485,31 @@ async function main() {
   const scram = settings.auth === 'scram-sha-256';
   const floorKinds = scram ? ['same-auth', 'trust'] : ['same-auth'];
   const { models, concurrency, scenarios: names } = settings;
+  // pgbench speaks PostgreSQL's protocol, not Neon's HTTP: the neon model has no floors.
+  const floorModels = models.filter((model) => model !== 'neon');
+  const referenceNames = names.filter((name) => !REFERENCE_UNSUPPORTED[name]);
   const floorSeconds = settings.quick ? 0 : settings.floorDurationS;
+  const workerSeconds = (count) =>
+    settings.warmupS * (settings.quick ? 1 : count) + count * settings.durationS * (concurrency.length + (settings.delayMs > 0 ? 1 : 0));
   const loadSeconds =
-    models.length *
-    (settings.warmupS * (settings.quick ? 1 : names.length) +
-      concurrency.length * (names.length * settings.durationS + floorKinds.length * (names.length - 1) * floorSeconds));
+    models.length * (workerSeconds(names.length) + (settings.reference ? workerSeconds(referenceNames.length) : 0)) +
+    floorModels.length * concurrency.length * floorKinds.length * (names.length - 1) * floorSeconds;
   step(
-    `plan: ${models.join(' + ')} x ${names.length} scenarios x c=${concurrency.join(',')}, ` +
+    `plan: ${models.join(' + ')} x ${names.length} scenarios x c=${concurrency.join(',')}` +
+      `${settings.reference ? `, then the reference worker (${referenceNames.length} of them)` : ''}` +
+      `${settings.delayMs > 0 ? `, again at c=${settings.delayConcurrency} with +${settings.delayMs} ms each way` : ''}, ` +
       `${settings.durationS} s per measurement, ${floorKinds.length} database floors, about ${loadSeconds} s of load`,
   );
   const workDir = temporaryDir('edge-task-api-bench-');
   defer(() => removeTemporaryDir(workDir));
+
+  let reference;
+  if (settings.reference) {
+    step('reference worker: bundling reference/ (wrangler deploy --dry-run)');
+    reference = bundleReference(join(workDir, 'reference-bundle'));
+    step(`reference worker: ${reference.upload.kib} KiB, ${reference.upload.gzipKib} KiB gzip; our build/ the same way (nothing compiled)`);
+    reference.ours = ourUploadSize(workDir);
+  }
 
   step('PostgreSQL: starting a temporary cluster');
   const postgres = await startPostgres();
@@ -477,6 +543,12 @@ async function main() {
     });
     defer(() => bouncer.stop());
   }
+  let standin;
+  if (models.includes('neon')) {
+    step('Neon HTTP endpoint: starting the local stand-in');
+    standin = await startNeonStandin();
+    defer(() => standin.close());
+  }
 
   const versions = {
     workerd: versionOf(join(ROOT, 'node_modules', '.bin', 'workerd'), ['--version'], /workerd\s+(\S+)/),
@@ -485,10 +557,14 @@ async function main() {
     wrk: versionOf(tools.wrk, ['--version'], /(wrk\s+\S+)/),
     pgbench: versionOf(tools.pgbench, ['--version'], /\(PostgreSQL\)\s+(\S+)/),
     node: process.versions.node,
+    ...(settings.reference && { reference: packageVersions(['hono', 'pg', 'jose', '@neondatabase/serverless', 'wrangler']) }),
   };
 
   const rows = [];
   const coldStart = [];
+  const referenceRows = [];
+  const referenceColdStart = [];
+  const delayed = [];
   // All three credential kinds: HS256 (most scenarios), and Better Auth's JWT-plugin tokens
   // (an inline JWKS, so the cost measured is verification, not fetching) and session tokens.
   const vars = {
@@ -500,38 +576,80 @@ async function main() {
     BETTER_AUTH_URL: JWKS_ISSUER,
   };
   for (const model of models) {
+    const neonHttp = model === 'neon';
     const port = model === 'pgbouncer' ? bouncer.port : postgres.port;
     const target = { host: '127.0.0.1', port, user: postgres.user, password: postgres.password, database: postgres.database, auth: settings.auth };
     // The database's CPU: the postmaster and every backend, plus PgBouncer when it is in the path.
     const dbCpuMs = () => processTreeCpuMs(postmasterPid) + (model === 'pgbouncer' ? processCpuMs(bouncer.pid) : 0);
+    // Both workers reach the database (over Neon's HTTP: the endpoint) through this relay.
+    const relay = await startRelay({ target: { port: neonHttp ? standin.port : port } });
+    defer(() => relay.close());
+    const connection = neonHttp
+      ? { vars: { DATABASE_URL: postgres.url, NEON_HTTP_ENDPOINT: `http://127.0.0.1:${relay.port}/sql` } }
+      : { database: { ...target, port: relay.port }, vars: {} };
+    const context = { model, settings, dbCpuMs, workload, client, workDir };
 
-    step(`${model}: cold start x${settings.coldStarts}`);
-    // The worker logs one JSON line per request: its own count of the requests it served.
-    let served = 0;
-    const inspectorPort = settings.profile ? await freePort() : undefined;
-    const { worker, coldStart: cold } = await startTimedWorkers({
-      target,
-      vars,
-      coldStarts: settings.coldStarts,
-      onLine: (line) => line.includes('"duration_ms":') && served++,
-      inspectorPort,
+    /** One worker through this model: cold starts, then (unless profiling) its scenarios, plain and delayed. */
+    const measureWorker = async ({ who, start, workerScenarios }) => {
+      const name = who === 'ours' ? model : `${model}/reference`;
+      step(`${name}: cold start x${settings.coldStarts}`);
+      // The worker logs one JSON line per request: its own count of the requests it served.
+      let served = 0;
+      const inspectorPort = settings.profile ? await freePort() : undefined;
+      const { worker, coldStart: cold } = await startTimedWorkers({
+        start,
+        coldStarts: settings.coldStarts,
+        onLine: (line) => line.includes('"duration_ms":') && served++,
+        inspectorPort,
+      });
+      try {
+        await probeScenarios({ model: name, worker, workload, scenarios: workerScenarios, client });
+        if (settings.profile) {
+          mkdirSync(options.out, { recursive: true });
+          const file = `${stamp}${label ? `-${label}` : ''}`;
+          await profileScenarios({ ...context, scenarios: workerScenarios, worker, inspectorPort, out: options.out, stamp: file });
+          return { cold };
+        }
+        const runner = loadRunner({ worker, requestsServed: () => served, dbCpuMs, relay, countRoundTrips: !neonHttp, workload, client, workDir });
+        const measured = await measureApi({ model, who, settings, runner, scenarios: workerScenarios });
+        const slow = settings.delayMs > 0 ? await measureDelayed({ model, who, settings, runner, relay, scenarios: workerScenarios }) : [];
+        return { cold, rows: measured, delayed: slow };
+      } finally {
+        await worker.stop();
+      }
+    };
+
+    const ours = await measureWorker({
+      who: 'ours',
+      start: { database: connection.database, vars: { ...vars, ...connection.vars } },
+      workerScenarios: scenarios,
     });
-    coldStart.push({ model, ...cold });
-    await probeScenarios({ model, worker, workload, scenarios, client });
-    const context = { model, settings, dbCpuMs, workload, scenarios, client, workDir };
-    if (settings.profile) {
-      mkdirSync(options.out, { recursive: true });
-      const name = `${stamp}${label ? `-${label}` : ''}`;
-      await profileScenarios({ ...context, worker, inspectorPort, out: options.out, stamp: name });
-      await worker.stop();
-      continue;
-    }
-    const modelRows = await measureApi({ ...context, worker, requestsServed: () => served });
-    await worker.stop();
+    coldStart.push({ model, ...ours.cold });
+    if (settings.profile) continue;
+    delayed.push(...ours.delayed);
 
-    for (const kind of floorKinds) {
+    const modelRows = [...ours.rows];
+    if (reference) {
+      const theirs = await measureWorker({
+        who: 'reference',
+        start: {
+          database: connection.database,
+          vars: { BETTER_AUTH_SECRET: secret, ...connection.vars },
+          modules: reference.modules,
+          compatibilityFlags: REFERENCE_COMPATIBILITY_FLAGS,
+        },
+        workerScenarios: scenarios.filter((scenario) => !REFERENCE_UNSUPPORTED[scenario.name]),
+      });
+      referenceColdStart.push({ model, ...theirs.cold });
+      referenceRows.push(...theirs.rows);
+      modelRows.push(...theirs.rows);
+      delayed.push(...theirs.delayed);
+    }
+
+    // The floors of each scenario, for both workers' rows.
+    for (const kind of neonHttp ? [] : floorKinds) {
       const floorTarget = kind === 'trust' ? { ...target, user: TRUST_ROLE, auth: 'trust' } : target;
-      const floor = await measureFloor({ ...context, kind, target: floorTarget });
+      const floor = await measureFloor({ ...context, scenarios, kind, target: floorTarget });
       for (const row of modelRows) {
         const figures = floor.get(`${row.scenario}/${row.concurrency}`) ?? null;
         if (kind === 'same-auth') row.dbFloor = figures;
@@ -539,24 +657,31 @@ async function main() {
         if (kind === 'trust' || !scram) row.trustFloor = figures;
       }
     }
-    rows.push(...modelRows);
+    for (const row of modelRows) {
+      row.dbFloor ??= null;
+      row.trustFloor ??= null;
+    }
+    rows.push(...ours.rows);
   }
 
   if (settings.profile) return;
 
   // Ratios: the API against the database floors of the same scenario, model and concurrency,
-  // and against the runtime floor (the 401 path) of the same model and concurrency.
-  for (const row of rows) {
-    const runtime = rows.find((r) => r.model === row.model && r.concurrency === row.concurrency && r.scenario === 'unauthorized');
-    row.ratios = {
-      dbFloor: row.dbFloor ? row.api.rps / row.dbFloor.tps : null,
-      trustFloor: row.trustFloor ? row.api.rps / row.trustFloor.tps : null,
-      runtimeFloor: row.api.rps / runtime.api.rps,
-    };
+  // and against the runtime floor (the 401 path) of the same worker, model and concurrency.
+  for (const workerRows of [rows, referenceRows]) {
+    for (const row of workerRows) {
+      const runtime = workerRows.find((r) => r.model === row.model && r.concurrency === row.concurrency && r.scenario === 'unauthorized');
+      row.ratios = {
+        dbFloor: row.dbFloor ? row.api.rps / row.dbFloor.tps : null,
+        trustFloor: row.trustFloor ? row.api.rps / row.trustFloor.tps : null,
+        runtimeFloor: row.api.rps / runtime.api.rps,
+      };
+    }
   }
 
+  // Schema 2 adds round trips per request to each row's api, `upload`, `reference` and `delayed`.
   const result = {
-    schema: 1,
+    schema: 2,
     label: settings.label,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -564,8 +689,13 @@ async function main() {
     versions,
     settings,
     wasm,
+    upload: reference ? { ours: reference.ours, reference: reference.upload } : null,
     coldStart,
     rows,
+    reference: reference
+      ? { description: 'reference/: TypeScript, Hono, node-postgres, jose, @neondatabase/serverless', unsupported: REFERENCE_UNSUPPORTED, coldStart: referenceColdStart, rows: referenceRows }
+      : null,
+    delayed,
   };
   console.log(`\n${formatReport(result, { markdown: options.markdown })}\n`);
   mkdirSync(options.out, { recursive: true });

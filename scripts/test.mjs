@@ -9,7 +9,8 @@
 //      type checks, the Neon stand-in's fidelity tests with Neon's driver, and the script
 //      tests (platform selection, clean exits).
 // `npm run test:full` (what CI runs) adds Schemathesis, the browser test, the database failing
-// under load (tests/faults.test.mjs), the benchmark's quick run and the deploy dry run.
+// under load (tests/faults.test.mjs), the benchmark's quick run, the benchmark's reference
+// worker against ours (it is bundled with wrangler) and the deploy dry run.
 //
 // Extra arguments are test files to run instead of the tier's (`npm test -- tests/auth.test.mjs`).
 // The suites run in a process group of their own; an interrupt stops the whole group.
@@ -25,6 +26,7 @@ const CORE = [
   'tests/processes.test.mjs',
   'tests/openapi.test.mjs',
   'tests/neon-standin.test.mjs',
+  'tests/relay.test.mjs',
   'tests/tasks.test.mjs',
   'tests/task-model.test.mjs',
   'tests/sync.test.mjs',
@@ -36,7 +38,7 @@ const CORE = [
   'tests/security.test.mjs',
 ];
 /** What `npm run test:full` adds. */
-const FULL = ['tests/schemathesis.test.mjs', 'tests/browser.test.mjs', 'tests/faults.test.mjs', 'tests/bench.test.mjs', 'tests/deploy.test.mjs'];
+const FULL = ['tests/schemathesis.test.mjs', 'tests/browser.test.mjs', 'tests/faults.test.mjs', 'tests/bench.test.mjs', 'tests/reference.test.mjs', 'tests/deploy.test.mjs'];
 
 const args = process.argv.slice(2);
 const full = args.includes('--full');

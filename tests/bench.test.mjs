@@ -1,5 +1,6 @@
-// The benchmark must not rot: its quick mode runs here (no timings asserted), and the
-// database floor's SQL must still be the worker's SQL.
+// The benchmark must not rot: its quick mode runs here (no timings asserted), once as it is
+// and once with the reference worker and the delayed pass, and the database floor's SQL must
+// still be the worker's SQL.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -51,6 +52,9 @@ describe('npm run bench -- --quick', { skip: SKIP }, () => {
     assert.equal(files.length, 1, `one result file, got ${files}`);
     const result = JSON.parse(readFileSync(join(out, files[0]), 'utf8'));
     assert.equal(result.label, 'test');
+    assert.equal(result.schema, 2);
+    assert.equal(result.reference, null, 'a quick run leaves the reference out unless asked');
+    assert.deepEqual(result.delayed, [], 'and the delayed pass');
     const number = (value, what) => assert.ok(Number.isFinite(value) && value >= 0, `${what} is ${value}`);
     number(result.wasm.gzipBytes, 'wasm gzip size');
     assert.ok(result.wasm.gzipBytes > 0 && result.wasm.gzipBytes < result.wasm.bytes);
@@ -63,9 +67,12 @@ describe('npm run bench -- --quick', { skip: SKIP }, () => {
         const where = `${model}/${scenario}`;
         assert.ok(row, `${where} ran`);
         const { api } = row;
-        for (const field of ['rps', 'p50Ms', 'p99Ms', 'workerCpuMsPerRequest', 'dbCpuMsPerRequest', 'loadgenCpuPct']) {
+        for (const field of ['rps', 'p50Ms', 'p99Ms', 'workerCpuMsPerRequest', 'dbCpuMsPerRequest', 'dbRoundTripsPerRequest', 'loadgenCpuPct']) {
           number(api[field], `${where} ${field}`);
         }
+        // Counted by the relay both workers go through; the 401 path never reaches the database.
+        if (scenario === 'unauthorized') assert.equal(api.dbRoundTripsPerRequest, 0);
+        else assert.ok(api.dbRoundTripsPerRequest >= 1, `${where} makes database round trips`);
         assert.ok(api.requests > 0, `${where} sent requests`);
         // The 401 scenario expects 401s: they are its successes, not errors.
         assert.equal(api.errors, 0, `${where} errors: ${JSON.stringify(api.statuses)}`);
@@ -93,6 +100,44 @@ describe('npm run bench -- --quick', { skip: SKIP }, () => {
     assert.match(run.stdout, /API through PgBouncer/);
     assert.match(run.stdout, /Database floor direct, auth scram-sha-256/);
     assert.match(run.stdout, /Database floor through PgBouncer, trust/);
+  });
+
+  test('--reference measures the reference worker beside ours, plain and delayed, and prints them side by side', () => {
+    const args = ['scripts/bench.mjs', '--quick', '--no-build', '--reference', '--delay-ms', '5', '--models', 'pgbouncer,neon',
+      '--scenarios', 'unauthorized,get,list-jwks', '--label', 'reference', '--out', out, '--markdown'];
+    const run = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+    assert.equal(run.status, 0, `bench exited with ${run.status ?? run.signal}:\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}`);
+    const [file] = readdirSync(out).filter((name) => /^bench-.*-reference\.json$/.test(name));
+    const result = JSON.parse(readFileSync(join(out, file), 'utf8'));
+    const number = (value, what) => assert.ok(Number.isFinite(value) && value >= 0, `${what} is ${value}`);
+
+    for (const worker of ['ours', 'reference']) {
+      number(result.upload[worker].gzipKib, `${worker} upload gzip`);
+      assert.ok(result.upload[worker].gzipKib < result.upload[worker].kib);
+    }
+    for (const model of ['pgbouncer', 'neon']) {
+      number(result.reference.coldStart.find((entry) => entry.model === model)?.medianMs, `${model} reference cold start`);
+      const theirs = result.reference.rows.filter((row) => row.model === model);
+      assert.deepEqual(theirs.map((row) => row.scenario), ['unauthorized', 'get'], 'the reference skips what it does not serve');
+      for (const row of theirs) {
+        assert.equal(row.api.errors, 0, `${model}/${row.scenario} reference errors: ${JSON.stringify(row.api.statuses)}`);
+        number(row.api.workerCpuMsPerRequest, `${model}/${row.scenario} reference CPU`);
+        // Round trips are counted on PostgreSQL's protocol only, not over Neon's HTTP.
+        if (model === 'neon') assert.equal(row.api.dbRoundTripsPerRequest, null);
+        else number(row.api.dbRoundTripsPerRequest, `${model}/${row.scenario} reference round trips`);
+      }
+      for (const [worker, scenarios] of [['ours', ['unauthorized', 'list-jwks', 'get']], ['reference', ['unauthorized', 'get']]]) {
+        const delayed = result.delayed.filter((row) => row.model === model && row.worker === worker);
+        assert.deepEqual(delayed.map((row) => row.scenario), scenarios, `${model}: ${worker}'s delayed pass`);
+        for (const row of delayed) {
+          assert.deepEqual([row.concurrency, row.delayMs, row.api.errors], [16, 5, 0]);
+          number(row.api.p50Ms, `${model}/${row.scenario} ${worker} p50 with delay`);
+        }
+      }
+    }
+    assert.match(run.stdout, /\*\*Ours against the reference worker through PgBouncer/);
+    assert.match(run.stdout, /\| scenario \| c \| req\/s ours \| req\/s ref \| CPU ms\/req ours/);
+    assert.match(run.stdout, /\| upload gzip, KiB \(wrangler deploy --dry-run\) \|/);
   });
 });
 

@@ -1,6 +1,7 @@
 // Runs the built worker on plain `workerd serve`, the runtime Cloudflare deploys, without
 // wrangler's dev proxy in front (which costs about 9x on a trivial route). Used by the
-// end-to-end tests and the benchmark; `npm start` uses `wrangler dev` instead.
+// end-to-end tests and the benchmark (which also runs the reference worker's bundle with it);
+// `npm start` uses `wrangler dev` instead.
 
 import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -12,11 +13,19 @@ const COMPATIBILITY_DATE = '2026-11-01';
 
 const quote = (text) => JSON.stringify(String(text));
 
+/** Our worker as `npm run build` leaves it. */
+const BUILD_MODULES = [
+  { name: 'index.js', type: 'esModule', path: join(ROOT, 'build', 'index.js') },
+  { name: 'index_bg.wasm', type: 'wasm', path: join(ROOT, 'build', 'index_bg.wasm') },
+];
+
 /**
- * Writes a workerd config for build/ and returns its path. `database` is a local PostgreSQL
- * ({ port, user, password, database }) bound as HYPERDRIVE; `vars` become text bindings.
+ * Writes a workerd config and returns its path. `modules` are the worker's modules, the first
+ * the entry point: { name, type (a workerd module kind: esModule, wasm, text, data, json,
+ * commonJsModule), path }. `database` is a local PostgreSQL ({ port, user, password,
+ * database }) bound as HYPERDRIVE; `vars` become text bindings.
  */
-function writeConfig(dir, { port, database, vars }) {
+function writeConfig(dir, { port, database, vars, modules, compatibilityFlags }) {
   const bindings = Object.entries(vars)
     .filter(([, value]) => value !== undefined)
     .map(([name, value]) => `(name = ${quote(name)}, text = ${quote(value)})`);
@@ -43,10 +52,10 @@ const config :Workerd.Config = (
 
 const worker :Workerd.Worker = (
   modules = [
-    (name = "index.js", esModule = embed ${quote(relative(dir, join(ROOT, 'build', 'index.js')))}),
-    (name = "index_bg.wasm", wasm = embed ${quote(relative(dir, join(ROOT, 'build', 'index_bg.wasm')))}),
+    ${modules.map((module) => `(name = ${quote(module.name)}, ${module.type} = embed ${quote(relative(dir, module.path))})`).join(',\n    ')}
   ],
   compatibilityDate = ${quote(COMPATIBILITY_DATE)},
+  compatibilityFlags = [${compatibilityFlags.map(quote).join(', ')}],
   bindings = [
     ${bindings.join(',\n    ')}
   ],
@@ -82,8 +91,9 @@ async function waitForHttp(url, child, { status, intervalMs = 50, timeoutMs = 20
 }
 
 /**
- * Starts workerd serving build/. Returns { url, pid, startupMs, logs(), stop() }; `logs()` is
- * everything the worker printed so far (its structured log lines).
+ * Starts workerd serving build/ (or `modules`, with `compatibilityFlags`: another worker's
+ * bundle, such as the benchmark's reference worker). Returns { url, pid, startupMs, logs(),
+ * stop() }; `logs()` is everything the worker printed so far (its structured log lines).
  *
  * Options for the benchmark, all optional:
  * - `ready`: { path = '/', status, intervalMs = 50 }: what counts as serving. `startupMs` is
@@ -93,10 +103,20 @@ async function waitForHttp(url, child, { status, intervalMs = 50, timeoutMs = 20
  * - `logLimit`: keep only the last this many characters for `logs()` (default: everything).
  * - `inspectorPort`: serve the V8 inspector (DevTools protocol) on 127.0.0.1 at this port.
  */
-export async function startWorkerd({ database, vars = {}, port, ready = {}, onLine, logLimit = Infinity, inspectorPort } = {}) {
+export async function startWorkerd({
+  database,
+  vars = {},
+  port,
+  ready = {},
+  onLine,
+  logLimit = Infinity,
+  inspectorPort,
+  modules = BUILD_MODULES,
+  compatibilityFlags = [],
+} = {}) {
   port ??= await freePort();
   const dir = temporaryDir('edge-task-api-workerd-');
-  const configPath = writeConfig(dir, { port, database, vars });
+  const configPath = writeConfig(dir, { port, database, vars, modules, compatibilityFlags });
   const spawnedAt = performance.now();
   const args = ['serve', configPath, '--verbose'];
   if (inspectorPort) args.push(`--inspector-addr=127.0.0.1:${inspectorPort}`);

@@ -1,5 +1,6 @@
-// Presenting benchmark results: the stdout tables, the README's markdown tables, and the
-// side-by-side comparison of two result files.
+// Presenting benchmark results: the stdout tables, the README's markdown tables, our worker
+// beside the reference worker, and the side-by-side comparison of two result files. Files of
+// older schemas print too: a figure they lack shows as –.
 
 const fixed = (digits) => (value) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
 const int = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–');
@@ -17,6 +18,7 @@ const COLUMNS = [
   { title: 'p99 ms', value: (row) => ms(row.api.p99Ms), right: true },
   { title: 'errors', value: (row) => String(row.api.errors), right: true },
   { title: 'worker CPU ms/req', value: (row) => fixed(3)(row.api.workerCpuMsPerRequest), right: true },
+  { title: 'db round trips/req', value: (row) => fixed(2)(row.api.dbRoundTripsPerRequest), right: true },
   { title: 'db CPU ms/req', value: (row) => fixed(3)(row.api.dbCpuMsPerRequest), right: true },
   { title: 'wrk CPU', value: (row) => pct(row.api.loadgenCpuPct), right: true },
   { title: 'API/db floor', value: (row) => ratio(row.ratios.dbFloor), right: true },
@@ -54,6 +56,17 @@ function markdownTable(columns, rows) {
 /** A one-paragraph description of the run: machine, versions, settings. */
 function header(result) {
   const { machine, settings, versions, wasm } = result;
+  const coldStarts = (entries) => entries.map((entry) => `${entry.model} ${ms(entry.medianMs)} ms`).join(', ');
+  const reference = versions.reference
+    ? [`Reference worker: ${Object.entries(versions.reference).map(([name, version]) => `${name} ${version}`).join(', ')}`]
+    : [];
+  const relay =
+    result.schema >= 2
+      ? [
+          'Path: each worker reaches its database (neon: the HTTP endpoint) through the bench’s relay, which counts round trips' +
+            (settings.delayMs > 0 ? ` and, for the delayed pass at c=${settings.delayConcurrency}, adds ${settings.delayMs} ms each way` : ''),
+        ]
+      : [];
   return [
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}`,
     `Versions: workerd ${versions.workerd}, PostgreSQL ${versions.postgres}, PgBouncer ${versions.pgbouncer}, ${versions.wrk}, pgbench ${versions.pgbench}`,
@@ -61,26 +74,110 @@ function header(result) {
       `${settings.durationS} s per measurement, ${settings.warmupS} s warm-up, ` +
       `${settings.floorTransactions ? `${settings.floorTransactions} transactions per floor client` : `${settings.floorDurationS} s per floor`}, ` +
       `${settings.readUsers} users x ${settings.tasksPerUser} tasks`,
+    ...reference,
+    ...relay,
     `Wasm: ${int(wasm.bytes)} bytes, ${int(wasm.gzipBytes)} gzip -9 (${(wasm.gzipBytes / 1024).toFixed(1)} KiB)`,
     `Cold start (spawn → first 200 from /health, median of ${result.coldStart[0]?.samplesMs.length ?? 0}): ` +
-      result.coldStart.map((entry) => `${entry.model} ${ms(entry.medianMs)} ms`).join(', '),
+      coldStarts(result.coldStart) +
+      (result.reference?.coldStart?.length ? `; reference ${coldStarts(result.reference.coldStart)}` : ''),
   ].join('\n');
 }
 
 const MODEL_TITLES = {
   pgbouncer: 'through PgBouncer (transaction mode; the stand-in for Hyperdrive’s pool)',
   direct: 'direct to PostgreSQL (a new server connection per request, as `wrangler dev`)',
+  neon: 'over Neon’s HTTP SQL endpoint (the local stand-in; one fetch per statement)',
 };
+
+/** The columns of the reference worker's own table: ours without the floors. */
+const REFERENCE_COLUMNS = COLUMNS.filter((column) => !/floor/.test(column.title) || column.title === 'API/runtime floor');
+
+/** A/B as `ratio`, or – when either is missing. */
+const over = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? ratio(a / b) : '–');
+
+/**
+ * Our rows of one model beside the reference's of the same scenario and concurrency, with
+ * ratios ours/reference, and the p50 of the delayed pass on each scenario's highest-concurrency row.
+ */
+function sideBySide(result, model, table) {
+  const ours = result.rows.filter((row) => row.model === model);
+  const theirs = new Map(result.reference.rows.filter((row) => row.model === model).map((row) => [`${row.scenario}/${row.concurrency}`, row]));
+  const delayed = new Map((result.delayed ?? []).filter((row) => row.model === model).map((row) => [`${row.worker}/${row.scenario}`, row]));
+  const highest = Math.max(...ours.map((row) => row.concurrency));
+  const pair = ({ row }, pick) => [pick(row), pick(theirs.get(`${row.scenario}/${row.concurrency}`))];
+  const withDelay = ({ row }, who) => (row.concurrency === highest ? delayed.get(`${who}/${row.scenario}`)?.api.p50Ms : undefined);
+  const cpu = (row) => row?.api.workerCpuMsPerRequest;
+  const p50 = (row) => row?.api.p50Ms;
+  const trips = (row) => row?.api.dbRoundTripsPerRequest ?? undefined;
+  const { delayMs, delayConcurrency } = result.settings;
+  const columns = [
+    { title: 'scenario', value: ({ row }) => row.scenario },
+    { title: 'c', value: ({ row }) => String(row.concurrency), right: true },
+    { title: 'req/s ours', value: (key) => int(pair(key, (row) => row?.api.rps)[0]), right: true },
+    { title: 'req/s ref', value: (key) => int(pair(key, (row) => row?.api.rps)[1]), right: true },
+    { title: 'CPU ms/req ours', value: (key) => fixed(3)(pair(key, cpu)[0]), right: true },
+    { title: 'CPU ms/req ref', value: (key) => fixed(3)(pair(key, cpu)[1]), right: true },
+    { title: 'CPU ours/ref', value: (key) => over(...pair(key, cpu)), right: true },
+    { title: 'p50 ms ours', value: (key) => ms(pair(key, p50)[0]), right: true },
+    { title: 'p50 ms ref', value: (key) => ms(pair(key, p50)[1]), right: true },
+    { title: 'p50 ours/ref', value: (key) => over(...pair(key, p50)), right: true },
+    ...(delayMs > 0
+      ? [
+          { title: `p50 ms +${delayMs} ms ours`, value: (key) => ms(withDelay(key, 'ours')), right: true },
+          { title: `p50 ms +${delayMs} ms ref`, value: (key) => ms(withDelay(key, 'reference')), right: true },
+          { title: `p50 +${delayMs} ms ours/ref`, value: (key) => over(withDelay(key, 'ours'), withDelay(key, 'reference')), right: true },
+        ]
+      : []),
+    { title: 'db round trips/req ours', value: (key) => fixed(2)(pair(key, trips)[0]), right: true },
+    { title: 'db round trips/req ref', value: (key) => fixed(2)(pair(key, trips)[1]), right: true },
+    { title: 'round trips ours/ref', value: (key) => over(...pair(key, trips)), right: true },
+  ];
+  const delayNote = delayMs > 0 ? `; +${delayMs} ms: the relay adding that much each way, at c=${delayConcurrency}, on each scenario's c=${highest} row` : '';
+  const title = `Ours against the reference worker ${MODEL_TITLES[model] ?? model} (ratios ours/reference; – : not served by the reference, or not applicable${delayNote})`;
+  return { title, text: table(columns, ours.map((row) => ({ row }))) };
+}
+
+/** Upload size and cold start of both workers. */
+function sizesAndStarts(result, table) {
+  const rows = [];
+  const { ours, reference } = result.upload ?? {};
+  if (ours && reference) {
+    rows.push({ what: `upload, KiB (${ours.by})`, ours: ours.kib, theirs: reference.kib, format: fixed(1) });
+    rows.push({ what: `upload gzip, KiB (${ours.by})`, ours: ours.gzipKib, theirs: reference.gzipKib, format: fixed(1) });
+  }
+  for (const entry of result.coldStart) {
+    const theirs = result.reference.coldStart?.find((other) => other.model === entry.model);
+    rows.push({ what: `cold start ${entry.model}, ms`, ours: entry.medianMs, theirs: theirs?.medianMs, format: ms });
+  }
+  const columns = [
+    { title: '', value: (row) => row.what },
+    { title: 'ours', value: (row) => row.format(row.ours), right: true },
+    { title: 'reference', value: (row) => row.format(row.theirs), right: true },
+    { title: 'ours/reference', value: (row) => over(row.ours, row.theirs), right: true },
+  ];
+  return table(columns, rows);
+}
 
 /** The human-readable report for stdout (or, with `markdown`, for the README). */
 export function formatReport(result, { markdown = false } = {}) {
   const table = markdown ? markdownTable : textTable;
   const sections = [markdown ? header(result).split('\n').map((line) => `- ${line}`).join('\n') : header(result)];
+  const heading = (title) => (markdown ? `**${title}**` : `== ${title}`);
+  if (result.reference) sections.push(`${heading('Ours and the reference worker: size and cold start')}\n\n${sizesAndStarts(result, table)}`);
   for (const model of result.settings.models) {
     const rows = result.rows.filter((row) => row.model === model);
     if (rows.length === 0) continue;
     const title = `API ${MODEL_TITLES[model] ?? model}, auth ${result.settings.auth}`;
-    sections.push(`${markdown ? `**${title}**` : `== ${title}`}\n\n${table(COLUMNS, rows)}`);
+    sections.push(`${heading(title)}\n\n${table(COLUMNS, rows)}`);
+    if (result.reference) {
+      const theirs = result.reference.rows.filter((row) => row.model === model);
+      // The README gets the side-by-side table only.
+      if (!markdown && theirs.length > 0) {
+        sections.push(`-- The reference worker ${MODEL_TITLES[model] ?? model}\n\n${table(REFERENCE_COLUMNS, theirs)}`);
+      }
+      const { title: compared, text } = sideBySide(result, model, table);
+      sections.push(`${markdown ? `**${compared}**` : `-- ${compared}`}\n\n${text}`);
+    }
     const path = model === 'pgbouncer' ? 'through PgBouncer' : 'direct';
     const kinds = [
       { pick: (row) => row.dbFloor, title: `Database floor ${path}, auth ${result.settings.auth}: pgbench -C, the same statements` },
@@ -95,13 +192,17 @@ export function formatReport(result, { markdown = false } = {}) {
       sections.push(`-- ${floorTitle}\n\n${table(floorColumns(pick), floors)}`);
     }
   }
-  if (markdown) sections.push(`**Database floors, pgbench -C, transactions/s**\n\n${floorSummary(result)}`);
+  const floors = markdown && floorSummary(result);
+  if (floors) sections.push(`**Database floors, pgbench -C, transactions/s**\n\n${floors}`);
   return sections.join('\n\n');
 }
 
-/** Every floor's throughput side by side: one row per statement and concurrency. */
+/** Every floor's throughput side by side: one row per statement and concurrency; null without floors. */
 function floorSummary(result) {
-  const { models, auth } = result.settings;
+  const { auth } = result.settings;
+  // The neon model has none: pgbench speaks PostgreSQL's protocol, not Neon's HTTP.
+  const models = result.settings.models.filter((model) => result.rows.some((row) => row.model === model && row.dbFloor));
+  if (models.length === 0) return null;
   const floors = models.flatMap((model) => [
     { model, pick: (row) => row.dbFloor, title: `${model} ${auth === 'trust' ? 'trust' : 'SCRAM'}` },
     ...(auth === 'trust' ? [] : [{ model, pick: (row) => row.trustFloor, title: `${model} trust` }]),
@@ -144,10 +245,12 @@ export function formatComparison(before, after) {
     { title: 'API/trust floor after', value: ({ row }) => ratio(row.ratios.trustFloor), right: true },
   ];
   const name = (result) => `${result.label || '(no label)'} at ${result.startedAt}`;
+  const upload = (result) => result.upload?.ours?.gzipKib;
   return [
     `before: ${name(before)}`,
     `after:  ${name(after)}`,
-    `wasm gzip: ${int(before.wasm.gzipBytes)} → ${int(after.wasm.gzipBytes)} bytes`,
+    `wasm gzip: ${int(before.wasm?.gzipBytes)} → ${int(after.wasm?.gzipBytes)} bytes`,
+    ...(upload(before) || upload(after) ? [`upload gzip (wrangler): ${fixed(1)(upload(before))} → ${fixed(1)(upload(after))} KiB`] : []),
     '',
     textTable(columns, rows),
   ].join('\n');

@@ -27,6 +27,21 @@ export function httpRequest(origin, { method, path, headers = {}, body }) {
 }
 
 /**
+ * Sends one request prepared for wrk (see httpRequest) with fetch, for checks outside a load
+ * run. Resolves { status, headers, text }.
+ */
+export async function sendRaw(origin, raw) {
+  const [head, body] = raw.split('\r\n\r\n');
+  const [requestLine, ...headerLines] = head.split('\r\n');
+  const [method, path] = requestLine.split(' ');
+  const headers = Object.fromEntries(
+    headerLines.map((line) => line.split(/:\s*/, 2)).filter(([name]) => !/^(host|content-length)$/i.test(name)),
+  );
+  const response = await fetch(new URL(path, origin), { method, headers, body: body || undefined });
+  return { status: response.status, headers: response.headers, text: await response.text() };
+}
+
+/**
  * Runs wrk against `origin` with `requests` (raw HTTP strings) over `concurrency` keep-alive
  * connections, one per wrk thread (so the script can time each request; see wrk.lua), each
  * thread taking its own share of the requests in turn. Resolves with the run's figures:
