@@ -12,9 +12,34 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+use wasm_bindgen::prelude::*;
+use worker::{js_sys, wasm_bindgen_futures::JsFuture};
 
 use super::{classify_sqlstate, sql::Param, sql::Statement, Row, StoreError, Transport};
+
+// One call into JavaScript per statement: the request is built, sent and read there.
+// `redirect: 'manual'`: the connection string, password included, is a header, and a followed
+// redirect would send it on to wherever the redirect points.
+#[wasm_bindgen(inline_js = r#"
+export async function postQuery(endpoint, connectionString, body) {
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: {
+      'Content-Type': 'application/json',
+      'Neon-Connection-String': connectionString,
+      'Neon-Raw-Text-Output': 'true',
+      'Neon-Array-Mode': 'true',
+    },
+    body,
+  });
+  return [response.status, new Uint8Array(await response.arrayBuffer())];
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = postQuery)]
+    fn post_query(endpoint: &str, connection_string: &str, body: &str) -> js_sys::Promise;
+}
 
 /// Reaches PostgreSQL through Neon's HTTP SQL endpoint.
 pub struct NeonHttpTransport {
@@ -30,43 +55,24 @@ impl NeonHttpTransport {
             connection_string,
         }
     }
-
-    fn request(&self, statement: &Statement) -> Result<Request, StoreError> {
-        let headers = Headers::new();
-        let internal = |error: worker::Error| {
-            StoreError::Internal(format!("building the Neon request: {error}"))
-        };
-        for (name, value) in [
-            ("Content-Type", "application/json"),
-            ("Neon-Connection-String", self.connection_string.as_str()),
-            ("Neon-Raw-Text-Output", "true"),
-            ("Neon-Array-Mode", "true"),
-        ] {
-            headers.set(name, value).map_err(internal)?;
-        }
-        let body = request_body(statement).to_string();
-        let mut init = RequestInit::new();
-        // Never follow a redirect: the connection string, password included, is a header,
-        // and fetch would send it on to wherever the redirect points.
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_redirect(RequestRedirect::Manual)
-            .with_body(Some(body.into()));
-        Request::new_with_init(&self.endpoint, &init).map_err(internal)
-    }
 }
 
 #[async_trait(?Send)]
 impl Transport for NeonHttpTransport {
     async fn query(&self, statement: &Statement) -> Result<Vec<Row>, StoreError> {
-        let request = self.request(statement)?;
-        let mut response = Fetch::Request(request).send().await.map_err(|error| {
-            StoreError::Unavailable(format!("fetching the Neon endpoint: {error}"))
-        })?;
-        let status = response.status_code();
-        let body = response.bytes().await.map_err(|error| {
-            StoreError::Unavailable(format!("reading the Neon response: {error}"))
-        })?;
+        let body = request_body(statement).to_string();
+        let answer = JsFuture::from(post_query(&self.endpoint, &self.connection_string, &body))
+            .await
+            .map_err(|error| {
+                let reason = error
+                    .dyn_ref::<js_sys::Error>()
+                    .map(|error| String::from(error.message()))
+                    .unwrap_or_else(|| "unknown error".to_owned());
+                StoreError::Unavailable(format!("fetching the Neon endpoint: {reason}"))
+            })?;
+        let answer = js_sys::Array::<JsValue>::unchecked_from_js(answer);
+        let status = answer.get(0).as_f64().unwrap_or_default() as u16;
+        let body = js_sys::Uint8Array::unchecked_from_js(answer.get(1)).to_vec();
         decode_response(status, &body)
     }
 }
