@@ -296,7 +296,7 @@ impl Tag {
                 "tags must not contain control characters",
             ));
         }
-        Ok(Self(trimmed.to_lowercase()))
+        Ok(Self(lowercase(trimmed)))
     }
 
     /// The tag as text.
@@ -581,15 +581,13 @@ impl ListQuery {
     pub fn parse<'a>(
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, Vec<FieldError>> {
-        let mut raw: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+        let mut raw = Parameters::default();
         let mut tags = Vec::new();
         for (name, value) in pairs {
             match name {
                 "tag" => tags.push(value),
                 "status" | "sort" | "order" | "q" | "priority" | "due_before" | "due_after"
-                | "limit" | "cursor" => {
-                    raw.insert(name, value);
-                }
+                | "limit" | "cursor" => raw.insert(name, value),
                 _ => {}
             }
         }
@@ -760,6 +758,40 @@ pub struct Task {
     /// Raised by every write; the task's ETag, never part of the JSON.
     #[serde(skip_serializing)]
     pub version: String,
+}
+
+/// A handful of query parameters, each by its last value: a list query has at most nine
+/// names, so a scan beats hashing them.
+#[derive(Default)]
+struct Parameters<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> Parameters<'a> {
+    fn insert(&mut self, name: &'a str, value: &'a str) {
+        match self.0.iter_mut().find(|(existing, _)| *existing == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&&'a str> {
+        self.0
+            .iter()
+            .find(|(existing, _)| *existing == name)
+            .map(|(_, value)| value)
+    }
+}
+
+/// Unicode lowercase. ASCII is lowered here; anything else by the runtime's
+/// `String.prototype.toLowerCase` in the worker (the same Unicode default case mapping as
+/// `str::to_lowercase`, whose tables would add 14 KB to the module).
+fn lowercase(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
+    #[cfg(target_arch = "wasm32")]
+    return worker::js_sys::JsString::from(text).to_lower_case().into();
+    #[cfg(not(target_arch = "wasm32"))]
+    return text.to_lowercase();
 }
 
 #[cfg(test)]

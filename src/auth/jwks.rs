@@ -12,6 +12,8 @@
 
 use std::cell::RefCell;
 use std::time::Duration;
+use wasm_bindgen::prelude::*;
+use worker::{js_sys, wasm_bindgen_futures::JsFuture};
 
 use chrono::{DateTime, Utc};
 use jwt_compact::UntrustedToken;
@@ -20,6 +22,17 @@ use serde_json::json;
 
 use super::{check_claims, webcrypto, AuthError, ClaimRules, ExtraHeader, IdentityClaims};
 use crate::domain::UserId;
+
+#[wasm_bindgen(inline_js = r#"
+export async function getText(url) {
+  const response = await fetch(url, { headers: { Accept: 'application/json' } });
+  return [response.status, response.status === 200 ? await response.text() : ''];
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = getText)]
+    fn get_text(url: &str) -> js_sys::Promise;
+}
 
 /// The least time between two fetches triggered by unknown key ids, so that tokens with
 /// made-up `kid`s cannot make the worker hammer the JWKS endpoint.
@@ -343,25 +356,20 @@ async fn cached_or_fetched(url: &str, kid: &str) -> Result<Jwk, JwksError> {
 async fn fetch(url: &str) -> Result<Vec<Jwk>, String> {
     use futures_util::future::{select, Either};
     let request = async {
-        // A request built from the string, parsed by the runtime: the url crate's Unicode
-        // host tables would add a tenth to the module for one URL.
-        let request = worker::Request::new(url, worker::Method::Get)
-            .map_err(|_| format!("JWKS_URL is not a URL: {url}"))?;
-        let mut response = worker::Fetch::Request(request)
-            .send()
-            .await
-            .map_err(|error| format!("fetching the JWKS: {error}"))?;
-        if response.status_code() != 200 {
-            return Err(format!(
-                "the JWKS endpoint answered HTTP {}",
-                response.status_code()
-            ));
+        // The URL is parsed by the runtime, and the request made in one call: worker's
+        // Request and the url crate would add their own code to the module for one GET.
+        let answer = JsFuture::from(get_text(url)).await.map_err(|error| {
+            match error.dyn_ref::<js_sys::Error>() {
+                Some(error) => format!("fetching the JWKS: {}", String::from(error.message())),
+                None => "fetching the JWKS failed".to_owned(),
+            }
+        })?;
+        let answer = js_sys::Array::<JsValue>::unchecked_from_js(answer);
+        let status = answer.get(0).as_f64().unwrap_or_default();
+        if status != 200.0 {
+            return Err(format!("the JWKS endpoint answered HTTP {status}"));
         }
-        let text = response
-            .text()
-            .await
-            .map_err(|error| format!("reading the JWKS: {error}"))?;
-        parse_jwks(&text)
+        parse_jwks(&answer.get(1).as_string().unwrap_or_default())
     };
     let request = std::pin::pin!(request);
     match select(request, worker::Delay::from(FETCH_TIMEOUT)).await {

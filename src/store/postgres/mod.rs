@@ -33,7 +33,7 @@ pub mod url;
 
 use bytes::{Buf, BufMut, BytesMut};
 use postgres_protocol::{authentication::md5_hash, message::frontend, IsNull};
-use std::{cell::RefCell, collections::HashMap, io};
+use std::{cell::RefCell, io};
 
 use super::{classify_sqlstate, sql::Param, sql::Statement, Row, StoreError};
 use scram::{ScramClient, SCRAM_SHA_256};
@@ -292,32 +292,40 @@ pub async fn run<W: Wire>(
 
 /// The method the server at `endpoint` asked for on this isolate's last connection to it.
 pub fn remembered_method(endpoint: &str) -> Option<AuthMethod> {
-    METHODS.with(|methods| methods.borrow().get(endpoint).copied())
+    METHODS.with(|methods| {
+        methods
+            .borrow()
+            .iter()
+            .find(|(known, _)| known == endpoint)
+            .map(|(_, method)| *method)
+    })
 }
 
 /// Remembers how `endpoint` authenticated us (`None`: forget it, after a wrong guess).
 pub fn remember_method(endpoint: &str, method: Option<AuthMethod>) {
     METHODS.with(|methods| {
         let mut methods = methods.borrow_mut();
-        match method {
-            Some(method) if methods.get(endpoint) != Some(&method) => {
-                // Isolates see a handful of servers; bound the map against surprises.
+        let known = methods.iter().position(|(known, _)| known == endpoint);
+        match (known, method) {
+            (Some(index), Some(method)) => methods[index].1 = method,
+            (Some(index), None) => {
+                methods.remove(index);
+            }
+            (None, Some(method)) => {
+                // Isolates see a handful of servers; bound the list against surprises.
                 if methods.len() >= 8 {
-                    methods.clear();
+                    methods.remove(0);
                 }
-                methods.insert(endpoint.to_owned(), method);
+                methods.push((endpoint.to_owned(), method));
             }
-            Some(_) => {}
-            None => {
-                methods.remove(endpoint);
-            }
+            (None, None) => {}
         }
     });
 }
 
 thread_local! {
     /// How each server authenticated us last (a worker isolate is single-threaded).
-    static METHODS: RefCell<HashMap<String, AuthMethod>> = RefCell::new(HashMap::new());
+    static METHODS: RefCell<Vec<(String, AuthMethod)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The SSLRequest that asks a server to switch to TLS before the startup.

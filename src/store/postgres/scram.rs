@@ -12,7 +12,7 @@ use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 use hmac::{Hmac, KeyInit, Mac};
 use pbkdf2::pbkdf2_hmac;
 use sha2::{Digest, Sha256};
-use std::{cell::RefCell, collections::HashMap};
+use std::cell::RefCell;
 
 use super::protocol;
 use crate::store::StoreError;
@@ -38,7 +38,7 @@ struct ScramKeys {
 }
 
 /// Identifies derived keys without keeping the password itself as a map key.
-#[derive(Hash, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 struct KeyId {
     password_digest: [u8; 32],
     salt: Vec<u8>,
@@ -47,7 +47,7 @@ struct KeyId {
 
 thread_local! {
     /// Derived SCRAM keys for this isolate (a worker isolate is single-threaded).
-    static KEY_CACHE: RefCell<HashMap<KeyId, ScramKeys>> = RefCell::new(HashMap::new());
+    static KEY_CACHE: RefCell<Vec<(KeyId, ScramKeys)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The client side of one SCRAM-SHA-256 exchange (RFC 5802, RFC 7677), without channel
@@ -247,16 +247,23 @@ fn cached_keys(password: &[u8], salt: &[u8], iterations: u32) -> ScramKeys {
         salt: salt.to_vec(),
         iterations,
     };
-    if let Some(keys) = KEY_CACHE.with(|cache| cache.borrow().get(&id).copied()) {
+    let cached = KEY_CACHE.with(|cache| {
+        cache
+            .borrow()
+            .iter()
+            .find(|(known, _)| *known == id)
+            .map(|(_, keys)| *keys)
+    });
+    if let Some(keys) = cached {
         return keys;
     }
     let keys = derive_keys(password, salt, iterations);
     KEY_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.len() >= KEY_CACHE_CAPACITY {
-            cache.clear();
+            cache.remove(0);
         }
-        cache.insert(id, keys);
+        cache.push((id, keys));
     });
     keys
 }
