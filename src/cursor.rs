@@ -8,7 +8,7 @@
 //! last task's sort value and id, both the caller's own.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -49,15 +49,14 @@ struct Payload {
 impl CursorKey {
     /// A key for cursors only, derived from the secret.
     pub fn derive(secret: &str) -> Self {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
-            .expect("HMAC takes any key");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
         mac.update(b"edge-task-api list cursor v1");
         Self(mac.finalize().into_bytes().into())
     }
 
     fn signature(&self, user: &str, payload: &str) -> Hmac<Sha256> {
-        let mut mac =
-            <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC takes any key");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key");
         mac.update(user.as_bytes());
         mac.update(&[0]);
         mac.update(payload.as_bytes());

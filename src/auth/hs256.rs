@@ -234,8 +234,8 @@ mod tests {
         let header = b64(br#"{"alg":"HS256","crit":["exp"],"exp":1}"#);
         let claims = b64(valid_claims().to_string().as_bytes());
         let signing_input = format!("{header}.{claims}");
-        use hmac::{Hmac, KeyInit, Mac};
-        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
         mac.update(signing_input.as_bytes());
         let token = format!("{signing_input}.{}", b64(&mac.finalize().into_bytes()));
         assert_eq!(verify(&token), Err(AuthError::CriticalHeader));

@@ -11,7 +11,7 @@ use base64::{
     engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig},
     Engine,
 };
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::AuthError;
@@ -141,8 +141,7 @@ pub fn verify(signed: &str, config: &SessionConfig) -> Result<SessionToken, Auth
         .decode(signature)
         .or_else(|_| URL_SAFE.decode(signature))
         .map_err(|_| AuthError::SessionBadSignature)?;
-    let mut mac =
-        <Hmac<Sha256> as KeyInit>::new_from_slice(&config.key).expect("HMAC takes any key");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&config.key).expect("HMAC takes any key");
     mac.update(token.as_bytes());
     // Constant-time comparison.
     mac.verify_slice(&signature)
@@ -162,7 +161,7 @@ mod tests {
 
     /// Signs as better-call's `signCookieValue` does: `btoa` of the HMAC, padded.
     fn sign(token: &str) -> String {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
         mac.update(token.as_bytes());
         let signature =
             base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());

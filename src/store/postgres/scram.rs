@@ -9,7 +9,7 @@
 //! still verified: authentication is exactly as strong, just cheaper.
 
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use pbkdf2::pbkdf2_hmac;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
@@ -166,7 +166,7 @@ impl ScramClient {
             .and_then(|value| BASE64.decode(value).ok())
             .ok_or_else(|| protocol("SCRAM server-final message carries no signature"))?;
         // `verify_slice` compares in constant time.
-        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&expected.server_key)
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&expected.server_key)
             .expect("HMAC takes keys of any length");
         mac.update(expected.auth_message.as_bytes());
         mac.verify_slice(&signature).map_err(|_| {
@@ -279,8 +279,7 @@ fn derive_keys(password: &[u8], salt: &[u8], iterations: u32) -> ScramKeys {
 }
 
 fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut mac =
-        <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(message);
     mac.finalize().into_bytes().into()
 }

@@ -5,7 +5,7 @@
 
 use super::*;
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 
@@ -262,7 +262,7 @@ fn salted_password(password: &[u8]) -> [u8; 32] {
 }
 
 fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
     mac.update(message);
     mac.finalize().into_bytes().into()
 }
