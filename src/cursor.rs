@@ -7,7 +7,7 @@
 //! cursor used with other filters or another sort is refused with a 400. It carries only the
 //! last task's sort value and id, both the caller's own.
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -71,16 +71,16 @@ impl CursorKey {
             .into_bytes();
         format!(
             "{}.{}",
-            URL_SAFE_NO_PAD.encode(payload),
-            URL_SAFE_NO_PAD.encode(&signature[..SIGNATURE_BYTES])
+            Base64UrlUnpadded::encode_string(payload.as_bytes()),
+            Base64UrlUnpadded::encode_string(&signature[..SIGNATURE_BYTES])
         )
     }
 
     /// The payload of a cursor this key sealed for `user` in `domain`, or `None`.
     fn open(&self, user: &str, domain: &str, cursor: &str) -> Option<String> {
         let (payload, signature) = cursor.split_once('.')?;
-        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        let payload = String::from_utf8(Base64UrlUnpadded::decode_vec(payload).ok()?).ok()?;
+        let signature = Base64UrlUnpadded::decode_vec(signature).ok()?;
         if signature.len() != SIGNATURE_BYTES {
             return None;
         }
@@ -179,7 +179,7 @@ impl FeedPosition {
 
 fn fingerprint_digest(query: &ListQuery) -> String {
     let digest = Sha256::digest(query.fingerprint().as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..8])
+    Base64UrlUnpadded::encode_string(&digest[..8])
 }
 
 /// The sort value of a task, as the list statement compares it.
@@ -257,14 +257,15 @@ mod tests {
         let default = query(&[]);
         let cursor = key.encode("alice", &default, &task());
         let (payload, signature) = cursor.split_once('.').unwrap();
-        let forged_payload = URL_SAFE_NO_PAD.encode(
-            String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap())
+        let forged_payload = Base64UrlUnpadded::encode_string(
+            String::from_utf8(Base64UrlUnpadded::decode_vec(payload).unwrap())
                 .unwrap()
-                .replace("2026", "2027"),
+                .replace("2026", "2027")
+                .as_bytes(),
         );
         for bad in [
             format!("{forged_payload}.{signature}"),
-            format!("{payload}.{}", URL_SAFE_NO_PAD.encode([0u8; 16])),
+            format!("{payload}.{}", Base64UrlUnpadded::encode_string(&[0u8; 16])),
             "garbage".to_owned(),
             format!("{payload}."),
         ] {

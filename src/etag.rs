@@ -4,7 +4,7 @@
 //! ETag is a digest of the representation (the JSON body and the next link), so it changes
 //! whenever a create, change or delete alters what this URL returns.
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use base64ct::{Base64UrlUnpadded, Encoding};
 use sha2::{Digest, Sha256};
 
 use crate::store::sql::Precondition;
@@ -19,7 +19,10 @@ pub fn for_list(body: &[u8], link: Option<&str>) -> String {
     let mut digest = Sha256::new();
     digest.update(body);
     digest.update(link.unwrap_or_default().as_bytes());
-    format!("\"l.{}\"", URL_SAFE_NO_PAD.encode(&digest.finalize()[..16]))
+    format!(
+        "\"l.{}\"",
+        Base64UrlUnpadded::encode_string(&digest.finalize()[..16])
+    )
 }
 
 /// The entity tags of a header value, `*` aside: `"a", W/"b"` → [(false, a), (true, b)].

@@ -88,8 +88,8 @@ mod tests {
 
     /// Base64url without padding, as JWT segments are encoded.
     fn b64(bytes: &[u8]) -> String {
-        use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-        URL_SAFE_NO_PAD.encode(bytes)
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        Base64UrlUnpadded::encode_string(bytes)
     }
 
     #[test]

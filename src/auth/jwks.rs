@@ -432,8 +432,11 @@ mod tests {
     }
 
     fn token(header: &str) -> String {
-        use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-        format!("{}.e30.c2ln", URL_SAFE_NO_PAD.encode(header))
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        format!(
+            "{}.e30.c2ln",
+            Base64UrlUnpadded::encode_string(header.as_bytes())
+        )
     }
 
     fn config(algorithms: Vec<Algorithm>) -> JwksConfig {

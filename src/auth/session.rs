@@ -6,22 +6,11 @@
 //! checked by the SQL statement that serves the request (see [`crate::store::sql`]), against
 //! Better Auth's `session` table, whose names [`SessionSchema`] holds.
 
-use base64::{
-    alphabet,
-    engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig},
-    Engine,
-};
+use base64ct::{Base64, Base64Unpadded, Base64Url, Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::AuthError;
-
-/// Standard and URL-safe base64, padded or not: Better Auth signs with `btoa` (standard,
-/// padded) and verifies either alphabet.
-const PADDING_OPTIONAL: GeneralPurposeConfig =
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, PADDING_OPTIONAL);
-const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, PADDING_OPTIONAL);
 
 /// The longest session token accepted (Better Auth's are 32 characters).
 const MAX_TOKEN_CHARS: usize = 255;
@@ -137,9 +126,12 @@ pub fn verify(signed: &str, config: &SessionConfig) -> Result<SessionToken, Auth
     if token.is_empty() || token.chars().count() > MAX_TOKEN_CHARS {
         return Err(AuthError::Malformed);
     }
-    let signature = STANDARD
-        .decode(signature)
-        .or_else(|_| URL_SAFE.decode(signature))
+    // Standard or URL-safe base64, padded or not: Better Auth signs with `btoa` (standard,
+    // padded) and verifies either alphabet.
+    let signature = Base64::decode_vec(signature)
+        .or_else(|_| Base64Unpadded::decode_vec(signature))
+        .or_else(|_| Base64Url::decode_vec(signature))
+        .or_else(|_| Base64UrlUnpadded::decode_vec(signature))
         .map_err(|_| AuthError::SessionBadSignature)?;
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&config.key).expect("HMAC takes any key");
     mac.update(token.as_bytes());
@@ -163,8 +155,7 @@ mod tests {
     fn sign(token: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
         mac.update(token.as_bytes());
-        let signature =
-            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let signature = Base64::encode_string(&mac.finalize().into_bytes());
         format!("{token}.{signature}")
     }
 

@@ -4,7 +4,7 @@
 //! (round trips) the client needed.
 
 use super::*;
-use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
+use base64ct::{Base64, Encoding};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
@@ -139,7 +139,7 @@ impl FakeServer {
                 let text = String::from_utf8_lossy(body).into_owned();
                 let bare = &text[text.find("n=,r=").expect("client-first-message-bare")..];
                 let nonce = format!("{}server-part", &bare[5..]);
-                let first = format!("r={nonce},s={},i=4096", BASE64.encode(SALT));
+                let first = format!("r={nonce},s={},i=4096", Base64::encode_string(SALT));
                 self.auth(11, first.as_bytes());
                 self.state = State::SaslResponse {
                     auth_prefix: format!("{bare},{first}"),
@@ -161,7 +161,7 @@ impl FakeServer {
                 {
                     *byte ^= mask;
                 }
-                if BASE64.decode(proof).unwrap() != expected_proof {
+                if Base64::decode_vec(proof).unwrap() != expected_proof {
                     return self.fatal("28P01", "password authentication failed");
                 }
                 let server_key = match self.twist {
@@ -170,7 +170,10 @@ impl FakeServer {
                 };
                 if self.twist != Twist::NoSignature {
                     let signature = hmac(&server_key, auth_message.as_bytes());
-                    self.auth(12, format!("v={}", BASE64.encode(signature)).as_bytes());
+                    self.auth(
+                        12,
+                        format!("v={}", Base64::encode_string(&signature)).as_bytes(),
+                    );
                 }
                 self.welcome();
                 self.state = State::Ready;
