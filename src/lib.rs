@@ -29,7 +29,8 @@ pub mod routes;
 pub mod store;
 pub mod telemetry;
 
-use worker::{event, web_sys, Context, Date, Env};
+use wasm_bindgen::prelude::*;
+use worker::{js_sys, web_sys, Date, Env};
 
 pub use config::Config;
 use error::ApiError;
@@ -37,16 +38,24 @@ use http::{Incoming, Reply};
 use routes::Resolution;
 use telemetry::RequestLog;
 
-#[event(fetch)]
-async fn fetch(
+/// The fetch handler src/entry.mjs calls: the runtime's request in, its response out.
+/// Exported directly rather than through worker's `#[event(fetch)]`, whose wrapper converts
+/// to and from worker's own request and response types, compiling them (and their streams)
+/// into the module for a conversion this worker never needs.
+#[wasm_bindgen(wasm_bindgen_futures = worker::wasm_bindgen_futures)]
+pub async fn fetch(
     request: web_sys::Request,
     env: Env,
-    _context: Context,
-) -> worker::Result<web_sys::Response> {
+    _context: JsValue,
+) -> Result<web_sys::Response, JsValue> {
     serve(Incoming::new(request), &env)
         .await
         .into_js()
-        .map_err(worker::Error::RustError)
+        .map_err(|cause| {
+            // Only a header the runtime refuses gets here; none of ours can be one.
+            telemetry::error_line("the runtime refused a response", &cause);
+            js_sys::Error::new("the worker could not build its response").into()
+        })
 }
 
 /// Serves one request. Every error becomes a problem response here; the only failure left is

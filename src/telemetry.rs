@@ -75,6 +75,15 @@ impl RequestLog {
     }
 }
 
+/// Logs a failure outside any request's log line.
+pub fn error_line(message: &str, cause: &str) {
+    write_line(&serde_json::json!({
+        "level": "error",
+        "message": message,
+        "cause": cause,
+    }));
+}
+
 fn write_line<T: Serialize>(line: &T) {
     if let Ok(text) = serde_json::to_string(line) {
         worker::console_log!("{text}");

@@ -365,8 +365,8 @@ async fn fetch(url: &str) -> Result<Vec<Jwk>, String> {
             }
         })?;
         let answer = js_sys::Array::<JsValue>::unchecked_from_js(answer);
-        let status = answer.get(0).as_f64().unwrap_or_default();
-        if status != 200.0 {
+        let status = answer.get(0).as_f64().unwrap_or_default() as u16;
+        if status != 200 {
             return Err(format!("the JWKS endpoint answered HTTP {status}"));
         }
         parse_jwks(&answer.get(1).as_string().unwrap_or_default())
