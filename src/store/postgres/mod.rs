@@ -28,6 +28,7 @@
 //! server's request comes first; MD5 needs its salt). The isolate's first connection to a
 //! server takes one more; TLS negotiation (`sslmode` other than `disable`) one more.
 
+mod bidi;
 pub mod scram;
 pub mod url;
 

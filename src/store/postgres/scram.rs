@@ -14,7 +14,7 @@ use pbkdf2::pbkdf2_hmac;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 
-use super::protocol;
+use super::{bidi, protocol};
 use crate::store::StoreError;
 
 /// The SASL mechanism name.
@@ -181,7 +181,9 @@ impl ScramClient {
 /// SASLprep (RFC 4013): `None` when the password has characters it prohibits. ASCII without
 /// control characters, nearly every password, is its own result.
 ///
-/// The character tables are RFC 3454's, from the `stringprep` crate; normalization (NFKC) is
+/// The character tables are RFC 3454's: from the `stringprep` crate, and for bidirectional
+/// text from [`super::bidi`] (the crate's own check uses today's Unicode bidi classes, a table
+/// five times the size, where PostgreSQL uses the RFC's). Normalization (NFKC) is
 /// the runtime's own `String.prototype.normalize` in the worker, which keeps Unicode's
 /// normalization tables (about 70 KB gzipped) out of the module.
 fn saslprep(password: &str) -> Option<String> {
@@ -219,10 +221,11 @@ fn saslprep(password: &str) -> Option<String> {
     }
     // RFC 3454 section 6: right-to-left text may hold no left-to-right character, and must
     // start and end with a right-to-left one.
-    if normalized.contains(tables::bidi_r_or_al)
-        && (normalized.contains(tables::bidi_l)
-            || !normalized.starts_with(tables::bidi_r_or_al)
-            || !normalized.ends_with(tables::bidi_r_or_al))
+    let right_to_left = |c: char| bidi::contains(bidi::RAND_AL_CAT, c);
+    if normalized.contains(right_to_left)
+        && (normalized.contains(|c: char| bidi::contains(bidi::L_CAT, c))
+            || !normalized.starts_with(right_to_left)
+            || !normalized.ends_with(right_to_left))
     {
         return None;
     }
