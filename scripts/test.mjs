@@ -36,6 +36,7 @@ const CORE = [
   'tests/cors.test.mjs',
   'tests/health.test.mjs',
   'tests/security.test.mjs',
+  'tests/postgres-auth.test.mjs',
 ];
 /** What `npm run test:full` adds. */
 const FULL = ['tests/schemathesis.test.mjs', 'tests/browser.test.mjs', 'tests/faults.test.mjs', 'tests/bench.test.mjs', 'tests/reference.test.mjs', 'tests/deploy.test.mjs'];
