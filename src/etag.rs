@@ -4,7 +4,6 @@
 //! ETag is a digest of the representation (the JSON body and the next link), so it changes
 //! whenever a create, change or delete alters what this URL returns.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
 use sha2::{Digest, Sha256};
 
 use crate::store::sql::Precondition;
@@ -21,7 +20,7 @@ pub fn for_list(body: &[u8], link: Option<&str>) -> String {
     digest.update(link.unwrap_or_default().as_bytes());
     format!(
         "\"l.{}\"",
-        Base64UrlUnpadded::encode_string(&digest.finalize()[..16])
+        crate::base64::url_encode(&digest.finalize()[..16])
     )
 }
 

@@ -13,9 +13,11 @@
 //! Run it with `npm start`; test it with `npm test` (see README.md).
 
 pub mod auth;
+pub mod base64;
 pub mod config;
 pub mod cors;
 pub mod cursor;
+pub mod deadline;
 pub mod domain;
 pub mod error;
 pub mod etag;

@@ -88,8 +88,7 @@ mod tests {
 
     /// Base64url without padding, as JWT segments are encoded.
     fn b64(bytes: &[u8]) -> String {
-        use base64ct::{Base64UrlUnpadded, Encoding};
-        Base64UrlUnpadded::encode_string(bytes)
+        crate::base64::url_encode(bytes)
     }
 
     #[test]

@@ -17,8 +17,7 @@ use worker::{js_sys, wasm_bindgen_futures::JsFuture};
 
 use chrono::{DateTime, Utc};
 use jwt_compact::UntrustedToken;
-use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{check_claims, webcrypto, AuthError, ClaimRules, ExtraHeader, IdentityClaims};
 use crate::domain::UserId;
@@ -142,36 +141,30 @@ impl Jwk {
     }
 }
 
-#[derive(Deserialize)]
-struct RawKeySet {
-    keys: Vec<RawJwk>,
-}
-
-#[derive(Deserialize)]
-struct RawJwk {
-    kid: Option<String>,
-    kty: String,
-    crv: Option<String>,
-    alg: Option<String>,
-    #[serde(rename = "use")]
-    usage: Option<String>,
-    x: Option<String>,
-    y: Option<String>,
-    n: Option<String>,
-    e: Option<String>,
-}
-
 /// The usable keys of a JWKS document: those with a `kid`, meant for signatures, of a type
-/// this API verifies, with the public parameters that type needs. Others are skipped.
+/// this API verifies, with the public parameters that type needs. Others are skipped. Read
+/// through `serde_json::Value`, whose parser the module has anyway, rather than a parser
+/// derived for this one shape.
 pub fn parse_jwks(text: &str) -> Result<Vec<Jwk>, String> {
-    let set: RawKeySet = serde_json::from_str(text)
+    let set: Value = serde_json::from_str(text)
         .map_err(|error| format!("the JWKS is not valid JSON: {error}"))?;
-    Ok(set
-        .keys
-        .into_iter()
-        .filter(|key| key.usage.as_deref().is_none_or(|usage| usage == "sig"))
+    let keys = set
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or("the JWKS has no `keys` array")?;
+    let text = |key: &Value, name: &str| key.get(name).and_then(Value::as_str).map(str::to_owned);
+    Ok(keys
+        .iter()
+        .filter(|key| text(key, "use").is_none_or(|usage| usage == "sig"))
         .filter_map(|key| {
-            let public = match (key.kty.as_str(), &key.crv, &key.x, &key.y, &key.n, &key.e) {
+            let (kty, crv) = (text(key, "kty")?, text(key, "crv"));
+            let (x, y, n, e) = (
+                text(key, "x"),
+                text(key, "y"),
+                text(key, "n"),
+                text(key, "e"),
+            );
+            let public = match (kty.as_str(), &crv, x, y, n, e) {
                 ("OKP", Some(crv), Some(x), _, _, _) => json!({ "kty": "OKP", "crv": crv, "x": x }),
                 ("EC", Some(crv), Some(x), Some(y), _, _) => {
                     json!({ "kty": "EC", "crv": crv, "x": x, "y": y })
@@ -180,10 +173,10 @@ pub fn parse_jwks(text: &str) -> Result<Vec<Jwk>, String> {
                 _ => return None,
             };
             Some(Jwk {
-                kid: key.kid?,
-                kty: key.kty,
-                crv: key.crv,
-                alg: key.alg,
+                kid: text(key, "kid")?,
+                kty,
+                crv,
+                alg: text(key, "alg"),
                 public: public.to_string(),
             })
         })
@@ -354,7 +347,6 @@ async fn cached_or_fetched(url: &str, kid: &str) -> Result<Jwk, JwksError> {
 
 /// Fetches and parses the JWKS; the error is a cause for the log.
 async fn fetch(url: &str) -> Result<Vec<Jwk>, String> {
-    use futures_util::future::{select, Either};
     let request = async {
         // The URL is parsed by the runtime, and the request made in one call: worker's
         // Request and the url crate would add their own code to the module for one GET.
@@ -371,14 +363,14 @@ async fn fetch(url: &str) -> Result<Vec<Jwk>, String> {
         }
         parse_jwks(&answer.get(1).as_string().unwrap_or_default())
     };
-    let request = std::pin::pin!(request);
-    match select(request, worker::Delay::from(FETCH_TIMEOUT)).await {
-        Either::Left((result, _)) => result,
-        Either::Right(_) => Err(format!(
-            "the JWKS endpoint did not answer within {} s",
-            FETCH_TIMEOUT.as_secs()
-        )),
-    }
+    crate::deadline::within(FETCH_TIMEOUT, request)
+        .await
+        .unwrap_or_else(|| {
+            Err(format!(
+                "the JWKS endpoint did not answer within {} s",
+                FETCH_TIMEOUT.as_secs()
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -432,11 +424,7 @@ mod tests {
     }
 
     fn token(header: &str) -> String {
-        use base64ct::{Base64UrlUnpadded, Encoding};
-        format!(
-            "{}.e30.c2ln",
-            Base64UrlUnpadded::encode_string(header.as_bytes())
-        )
+        format!("{}.e30.c2ln", crate::base64::url_encode(header.as_bytes()))
     }
 
     fn config(algorithms: Vec<Algorithm>) -> JwksConfig {

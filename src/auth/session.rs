@@ -6,7 +6,6 @@
 //! checked by the SQL statement that serves the request (see [`crate::store::sql`]), against
 //! Better Auth's `session` table, whose names [`SessionSchema`] holds.
 
-use base64ct::{Base64, Base64Unpadded, Base64Url, Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -128,11 +127,8 @@ pub fn verify(signed: &str, config: &SessionConfig) -> Result<SessionToken, Auth
     }
     // Standard or URL-safe base64, padded or not: Better Auth signs with `btoa` (standard,
     // padded) and verifies either alphabet.
-    let signature = Base64::decode_vec(signature)
-        .or_else(|_| Base64Unpadded::decode_vec(signature))
-        .or_else(|_| Base64Url::decode_vec(signature))
-        .or_else(|_| Base64UrlUnpadded::decode_vec(signature))
-        .map_err(|_| AuthError::SessionBadSignature)?;
+    let signature =
+        crate::base64::lenient_decode(signature).ok_or(AuthError::SessionBadSignature)?;
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&config.key).expect("HMAC takes any key");
     mac.update(token.as_bytes());
     // Constant-time comparison.
@@ -155,7 +151,7 @@ mod tests {
     fn sign(token: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
         mac.update(token.as_bytes());
-        let signature = Base64::encode_string(&mac.finalize().into_bytes());
+        let signature = crate::base64::standard_encode(&mac.finalize().into_bytes());
         format!("{token}.{signature}")
     }
 

@@ -470,16 +470,14 @@ async fn with_timeout<F, T>(call: F) -> Result<T, StoreError>
 where
     F: std::future::Future<Output = Result<T, StoreError>>,
 {
-    use futures_util::future::{select, Either};
-    let call = std::pin::pin!(call);
-    let deadline = worker::Delay::from(STORAGE_TIMEOUT);
-    match select(call, deadline).await {
-        Either::Left((result, _)) => result,
-        Either::Right(((), _)) => Err(StoreError::Unavailable(format!(
-            "storage call timed out after {} s",
-            STORAGE_TIMEOUT.as_secs()
-        ))),
-    }
+    crate::deadline::within(STORAGE_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|| {
+            Err(StoreError::Unavailable(format!(
+                "storage call timed out after {} s",
+                STORAGE_TIMEOUT.as_secs()
+            )))
+        })
 }
 
 #[cfg(test)]

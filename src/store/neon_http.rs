@@ -10,7 +10,6 @@
 //! is not needed here.
 
 use async_trait::async_trait;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, wasm_bindgen_futures::JsFuture};
@@ -92,17 +91,27 @@ pub fn request_body(statement: &Statement) -> Value {
     json!({ "query": statement.text, "params": params })
 }
 
-#[derive(Deserialize)]
-struct QueryResult {
-    rows: Vec<Vec<Option<String>>>,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    code: Option<String>,
+/// The `rows` of a successful answer, each an array of text or null.
+fn rows_of(body: &[u8]) -> Option<Vec<Row>> {
+    let Value::Object(mut answer) = serde_json::from_slice(body).ok()? else {
+        return None;
+    };
+    let Value::Array(rows) = answer.remove("rows")? else {
+        return None;
+    };
+    rows.into_iter()
+        .map(|row| match row {
+            Value::Array(values) => values
+                .into_iter()
+                .map(|value| match value {
+                    Value::String(text) => Some(Some(text)),
+                    Value::Null => Some(None),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Maps the endpoint's answer to rows or a [`StoreError`]. A 400 is PostgreSQL's (or the
@@ -110,24 +119,26 @@ struct ErrorBody {
 /// endpoint or the database behind it is not serving, which is worth a retry.
 pub fn decode_response(status: u16, body: &[u8]) -> Result<Vec<Row>, StoreError> {
     match status {
-        200 => serde_json::from_slice::<QueryResult>(body)
-            .map(|result| result.rows)
-            .map_err(|error| {
-                StoreError::Internal(format!("unexpected Neon response body: {error}"))
-            }),
+        200 => rows_of(body).ok_or_else(|| {
+            StoreError::Internal("unexpected Neon response body: no `rows` of text".to_owned())
+        }),
         400 => {
-            let error: ErrorBody = serde_json::from_slice(body).unwrap_or(ErrorBody {
-                message: String::from_utf8_lossy(body).chars().take(200).collect(),
-                code: None,
-            });
-            let code = error.code.filter(|code| !code.is_empty());
+            let error: Value = serde_json::from_slice(body).unwrap_or_default();
+            let message = match error.get("message").and_then(Value::as_str) {
+                Some(message) => message.to_owned(),
+                None => String::from_utf8_lossy(body).chars().take(200).collect(),
+            };
+            let code = error
+                .get("code")
+                .and_then(Value::as_str)
+                .filter(|code| !code.is_empty());
             let cause = format!(
                 "Neon endpoint rejected the query ({}): {}",
-                code.as_deref().unwrap_or("no SQLSTATE"),
-                error.message
+                code.unwrap_or("no SQLSTATE"),
+                message
             );
             match code {
-                Some(code) => Err(classify_sqlstate(&code, cause)),
+                Some(code) => Err(classify_sqlstate(code, cause)),
                 None => Err(StoreError::Internal(cause)),
             }
         }

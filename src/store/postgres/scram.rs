@@ -8,7 +8,7 @@
 //! connection still runs the full exchange with fresh nonces, and the server's signature is
 //! still verified: authentication is exactly as strong, just cheaper.
 
-use base64ct::{Base64, Encoding};
+use crate::base64::{lenient_decode, standard_encode};
 use hmac::{Hmac, Mac};
 use pbkdf2::pbkdf2_hmac;
 use sha2::{Digest, Sha256};
@@ -77,7 +77,7 @@ impl ScramClient {
         getrandom::fill(&mut random).map_err(|error| {
             StoreError::Internal(format!("no randomness for a SCRAM nonce: {error}"))
         })?;
-        Ok(Self::with_nonce(password, Base64::encode_string(&random)))
+        Ok(Self::with_nonce(password, standard_encode(&random)))
     }
 
     fn with_nonce(password: &[u8], nonce: String) -> Self {
@@ -113,7 +113,7 @@ impl ScramClient {
         for attribute in server_first.split(',') {
             match attribute.split_once('=') {
                 Some(("r", value)) => nonce = Some(value),
-                Some(("s", value)) => salt = Base64::decode_vec(value).ok(),
+                Some(("s", value)) => salt = lenient_decode(value),
                 Some(("i", value)) => iterations = value.parse::<u32>().ok(),
                 _ => {}
             }
@@ -149,10 +149,7 @@ impl ScramClient {
             auth_message,
         });
 
-        Ok(format!(
-            "{without_proof},p={}",
-            Base64::encode_string(&proof)
-        ))
+        Ok(format!("{without_proof},p={}", standard_encode(&proof)))
     }
 
     /// Checks the server's final message: it must prove the server knows the password too.
@@ -166,7 +163,7 @@ impl ScramClient {
         let signature = server_final
             .split(',')
             .find_map(|attribute| attribute.strip_prefix("v="))
-            .and_then(|value| Base64::decode_vec(value).ok())
+            .and_then(lenient_decode)
             .ok_or_else(|| protocol("SCRAM server-final message carries no signature"))?;
         // `verify_slice` compares in constant time.
         let mut mac = <HmacSha256 as Mac>::new_from_slice(&expected.server_key)
@@ -307,7 +304,7 @@ mod tests {
         client_first_bare: &str,
         client_final_without_proof: &str,
     ) -> [u8; 32] {
-        let keys = derive_keys(password, &Base64::decode_vec(RFC_SALT).unwrap(), 4096);
+        let keys = derive_keys(password, &lenient_decode(RFC_SALT).unwrap(), 4096);
         let auth_message =
             format!("{client_first_bare},{RFC_SERVER_FIRST},{client_final_without_proof}");
         hmac(&keys.server_key, auth_message.as_bytes())
@@ -316,7 +313,7 @@ mod tests {
     #[test]
     fn key_derivation_matches_rfc_7677() {
         // With the RFC's user name the proof and server signature are the RFC's own values.
-        let keys = derive_keys(b"pencil", &Base64::decode_vec(RFC_SALT).unwrap(), 4096);
+        let keys = derive_keys(b"pencil", &lenient_decode(RFC_SALT).unwrap(), 4096);
         let without_proof = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
         let auth_message =
             format!("n=user,r={RFC_CLIENT_NONCE},{RFC_SERVER_FIRST},{without_proof}");
@@ -327,11 +324,11 @@ mod tests {
             .zip(hmac(&stored_key, auth_message.as_bytes()))
             .for_each(|(b, m)| *b ^= m);
         assert_eq!(
-            Base64::encode_string(&proof),
+            standard_encode(&proof),
             "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
         );
         assert_eq!(
-            Base64::encode_string(&hmac(&keys.server_key, auth_message.as_bytes())),
+            standard_encode(&hmac(&keys.server_key, auth_message.as_bytes())),
             "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
         );
     }
@@ -349,11 +346,11 @@ mod tests {
             without_proof,
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
         );
-        assert_eq!(Base64::decode_vec(proof).unwrap().len(), 32);
+        assert_eq!(lenient_decode(proof).unwrap().len(), 32);
 
         let genuine = server_signature_for(b"pencil", &client.first_message_bare(), without_proof);
         assert!(client
-            .verify_server(format!("v={}", Base64::encode_string(&genuine)).as_bytes())
+            .verify_server(format!("v={}", standard_encode(&genuine)).as_bytes())
             .is_ok());
         let forged = server_signature_for(
             b"not-the-password",
@@ -361,7 +358,7 @@ mod tests {
             without_proof,
         );
         assert!(client
-            .verify_server(format!("v={}", Base64::encode_string(&forged)).as_bytes())
+            .verify_server(format!("v={}", standard_encode(&forged)).as_bytes())
             .is_err());
         assert!(client.verify_server(b"e=invalid-proof").is_err());
     }

@@ -4,7 +4,7 @@
 //! (round trips) the client needed.
 
 use super::*;
-use base64ct::{Base64, Encoding};
+use crate::base64::{lenient_decode, standard_encode};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
@@ -139,7 +139,7 @@ impl FakeServer {
                 let text = String::from_utf8_lossy(body).into_owned();
                 let bare = &text[text.find("n=,r=").expect("client-first-message-bare")..];
                 let nonce = format!("{}server-part", &bare[5..]);
-                let first = format!("r={nonce},s={},i=4096", Base64::encode_string(SALT));
+                let first = format!("r={nonce},s={},i=4096", standard_encode(SALT));
                 self.auth(11, first.as_bytes());
                 self.state = State::SaslResponse {
                     auth_prefix: format!("{bare},{first}"),
@@ -161,7 +161,7 @@ impl FakeServer {
                 {
                     *byte ^= mask;
                 }
-                if Base64::decode_vec(proof).unwrap() != expected_proof {
+                if lenient_decode(proof).unwrap() != expected_proof {
                     return self.fatal("28P01", "password authentication failed");
                 }
                 let server_key = match self.twist {
@@ -170,10 +170,7 @@ impl FakeServer {
                 };
                 if self.twist != Twist::NoSignature {
                     let signature = hmac(&server_key, auth_message.as_bytes());
-                    self.auth(
-                        12,
-                        format!("v={}", Base64::encode_string(&signature)).as_bytes(),
-                    );
+                    self.auth(12, format!("v={}", standard_encode(&signature)).as_bytes());
                 }
                 self.welcome();
                 self.state = State::Ready;
