@@ -27,8 +27,8 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// The API's OpenAPI 3.1 document, compiled in from the repository's openapi.json.
-const OPENAPI_DOCUMENT: &str = include_str!("../openapi.json");
+/// The API's OpenAPI 3.1 document: the repository's openapi.json, compacted by build.rs.
+const OPENAPI_DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 /// Serves one resolved route.
 pub async fn handle(
