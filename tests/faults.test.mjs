@@ -1,13 +1,16 @@
-// Nothing acknowledged is lost: sustained mixed writes from several users (creates, updates,
+// Nothing acknowledged is lost, and nothing hangs. Sustained mixed writes from several users (creates, updates,
 // toggles, deletes) while the database goes away and comes back; for Hyperdrive the
 // PostgreSQL server is stopped, for Neon's HTTP endpoint the stand-in in front of it.
 // Afterwards every acknowledged write must read back exactly as acknowledged, every write
 // that got a 503 must be applied fully or not at all, no response may be another 5xx or take
 // longer than the storage timeout, and the first success must come within a second of the
 // database accepting connections again. The run's figures are printed (README, "Faults").
+// And a database that never answers gets its requests a 503 at the storage deadline.
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { migrate } from '../scripts/lib/migrations.mjs';
 import { startNeonStandin } from '../scripts/lib/neon-standin.mjs';
@@ -185,3 +188,47 @@ for (const transport of ['hyperdrive', 'neon-http']) {
     });
   });
 }
+
+// A database that accepts connections and never answers (a hung pooler, a black-holed
+// route): the storage deadline answers for it, with a 503 and the cause in the log.
+describe('a database that never answers', { timeout: 60_000 }, () => {
+  test('gets a 503 once the storage deadline passes, over both transports', async () => {
+    const sockets = new Set();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const hanging = createHttpServer(() => {});
+    await new Promise((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const workers = [
+      await startWorkerd({
+        database: { port: silent.address().port, user: 'postgres', password: 'unused', database: 'tasks' },
+        vars: { BETTER_AUTH_SECRET: TEST_SECRET },
+      }),
+      await startWorkerd({
+        vars: {
+          BETTER_AUTH_SECRET: TEST_SECRET,
+          DATABASE_URL: 'postgres://postgres:unused@127.0.0.1/tasks',
+          NEON_HTTP_ENDPOINT: `http://127.0.0.1:${hanging.address().port}/sql`,
+        },
+      }),
+    ];
+    try {
+      const answers = await Promise.all(workers.map((worker) => call(worker.url, { token: '' }, 'GET', '/ready')));
+      for (const [index, answer] of answers.entries()) {
+        assert.equal(answer.status, 503, `worker ${index}: ${answer.error ?? ''}`);
+        assert.equal(answer.retryAfter, '5');
+        assert.ok(answer.ms < MAX_RESPONSE_MS, `answered within the deadline and its margin (${answer.ms} ms)`);
+      }
+      assert.match(workers[0].logs(), /the database did not answer within 10 s/);
+      assert.match(workers[1].logs(), /fetching the Neon endpoint/);
+    } finally {
+      for (const worker of workers) await worker.stop();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+      hanging.closeAllConnections();
+      hanging.close();
+    }
+  });
+});

@@ -18,7 +18,7 @@ use super::{
     },
     socket::TcpConnection,
     sql::Statement,
-    Row, StoreError, Transport,
+    Row, StoreError, Transport, STORAGE_TIMEOUT,
 };
 
 /// Reaches PostgreSQL through a Hyperdrive binding.
@@ -45,8 +45,13 @@ impl HyperdriveTransport {
         guess: Option<AuthMethod>,
     ) -> Result<Outcome, ClientError> {
         let tls_later = url.ssl_mode != SslMode::Disable;
-        let mut connection =
-            TcpConnection::open(&url.host, url.port, tls_later, postgres::terminate())?;
+        let mut connection = TcpConnection::open(
+            &url.host,
+            url.port,
+            tls_later,
+            STORAGE_TIMEOUT,
+            postgres::terminate(),
+        )?;
         let encrypted = negotiate_tls(&mut connection, url.ssl_mode).await?;
         let login = Login {
             user: &url.user,

@@ -28,7 +28,8 @@ use neon_http::NeonHttpTransport;
 use sql::{Precondition, Statement};
 
 /// The longest a single storage call may take, connection included, before the request is
-/// answered with 503 rather than left hanging.
+/// answered with 503 rather than left hanging. Each transport keeps it with a timer of the
+/// runtime's, set where the I/O starts.
 pub const STORAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a storage call failed. The string is the full cause, for the log only.
@@ -185,7 +186,7 @@ impl<T: Transport> SqlStore<T> {
     }
 
     async fn rows(&self, caller: &Caller, statement: Statement) -> Result<Vec<Row>, StoreError> {
-        let rows = with_timeout(self.transport.query(&statement)).await?;
+        let rows = self.transport.query(&statement).await?;
         match caller {
             Caller::User(_) => Ok(rows),
             Caller::Session { user, .. } => session_rows(rows, user.as_str()),
@@ -209,9 +210,7 @@ impl<T: Transport> SqlStore<T> {
 #[async_trait(?Send)]
 impl<T: Transport> TaskStore for SqlStore<T> {
     async fn ping(&self) -> Result<(), StoreError> {
-        with_timeout(self.transport.query(&sql::ping()))
-            .await
-            .map(drop)
+        self.transport.query(&sql::ping()).await.map(drop)
     }
 
     async fn list(
@@ -463,21 +462,6 @@ pub fn classify_sqlstate(code: &str, cause: String) -> StoreError {
     } else {
         StoreError::Internal(cause)
     }
-}
-
-/// Bounds a storage call by [`STORAGE_TIMEOUT`] with the runtime's timer.
-async fn with_timeout<F, T>(call: F) -> Result<T, StoreError>
-where
-    F: std::future::Future<Output = Result<T, StoreError>>,
-{
-    crate::deadline::within(STORAGE_TIMEOUT, call)
-        .await
-        .unwrap_or_else(|| {
-            Err(StoreError::Unavailable(format!(
-                "storage call timed out after {} s",
-                STORAGE_TIMEOUT.as_secs()
-            )))
-        })
 }
 
 #[cfg(test)]

@@ -14,16 +14,20 @@ use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, wasm_bindgen_futures::JsFuture};
 
-use super::{classify_sqlstate, sql::Param, sql::Statement, Row, StoreError, Transport};
+use super::{
+    classify_sqlstate, sql::Param, sql::Statement, Row, StoreError, Transport, STORAGE_TIMEOUT,
+};
 
-// One call into JavaScript per statement: the request is built, sent and read there.
+// One call into JavaScript per statement: the request is built, sent and read there, under
+// the storage call's deadline.
 // `redirect: 'manual'`: the connection string, password included, is a header, and a followed
 // redirect would send it on to wherever the redirect points.
 #[wasm_bindgen(inline_js = r#"
-export async function postQuery(endpoint, connectionString, body) {
+export async function postQuery(endpoint, connectionString, body, limitMs) {
   const response = await fetch(endpoint, {
     method: 'POST',
     redirect: 'manual',
+    signal: AbortSignal.timeout(limitMs),
     headers: {
       'Content-Type': 'application/json',
       'Neon-Connection-String': connectionString,
@@ -37,7 +41,12 @@ export async function postQuery(endpoint, connectionString, body) {
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = postQuery)]
-    fn post_query(endpoint: &str, connection_string: &str, body: &str) -> js_sys::Promise;
+    fn post_query(
+        endpoint: &str,
+        connection_string: &str,
+        body: &str,
+        limit_ms: u32,
+    ) -> js_sys::Promise;
 }
 
 /// Reaches PostgreSQL through Neon's HTTP SQL endpoint.
@@ -60,15 +69,21 @@ impl NeonHttpTransport {
 impl Transport for NeonHttpTransport {
     async fn query(&self, statement: &Statement) -> Result<Vec<Row>, StoreError> {
         let body = request_body(statement).to_string();
-        let answer = JsFuture::from(post_query(&self.endpoint, &self.connection_string, &body))
-            .await
-            .map_err(|error| {
-                let reason = error
-                    .dyn_ref::<js_sys::Error>()
-                    .map(|error| String::from(error.message()))
-                    .unwrap_or_else(|| "unknown error".to_owned());
-                StoreError::Unavailable(format!("fetching the Neon endpoint: {reason}"))
-            })?;
+        let limit_ms = u32::try_from(STORAGE_TIMEOUT.as_millis()).unwrap_or(u32::MAX);
+        let answer = JsFuture::from(post_query(
+            &self.endpoint,
+            &self.connection_string,
+            &body,
+            limit_ms,
+        ))
+        .await
+        .map_err(|error| {
+            let reason = error
+                .dyn_ref::<js_sys::Error>()
+                .map(|error| String::from(error.message()))
+                .unwrap_or_else(|| "unknown error".to_owned());
+            StoreError::Unavailable(format!("fetching the Neon endpoint: {reason}"))
+        })?;
         let answer = js_sys::Array::<JsValue>::unchecked_from_js(answer);
         let status = answer.get(0).as_f64().unwrap_or_default() as u16;
         let body = js_sys::Uint8Array::unchecked_from_js(answer.get(1)).to_vec();

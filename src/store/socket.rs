@@ -6,10 +6,12 @@
 //! Here a flight is one call, and a read is one call and one copy. Writes are not awaited: the
 //! stream queues them in order, and a failed write surfaces as a failed read.
 //!
-//! The connection is closed when dropped (Terminate, then the socket), so it cannot outlive the
-//! storage call that opened it, even one abandoned at its deadline.
+//! The connection carries its storage call's deadline as a timer of its own, which closes the
+//! socket and fails the waiting read. It is closed when dropped (Terminate, then the stream),
+//! so it cannot outlive the storage call that opened it.
 
 use bytes::BytesMut;
+use std::time::Duration;
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, wasm_bindgen_futures::JsFuture};
 
@@ -19,44 +21,57 @@ use super::{postgres::Wire, StoreError};
 import { connect } from 'cloudflare:sockets';
 
 class Connection {
-  constructor(socket) {
+  constructor(socket, limitMs) {
     this.socket = socket;
     this.reader = socket.readable.getReader();
     this.writer = socket.writable.getWriter();
     this.failure = undefined;
+    this.limitMs = limitMs;
+    // The storage call's deadline: closing the socket fails the read that is waiting.
+    this.timer = setTimeout(() => {
+      this.failure ??= new Error(`the database did not answer within ${limitMs / 1000} s`);
+      socket.close().catch(() => {});
+    }, limitMs);
   }
   write(bytes) {
     // A copy: the argument is a view of the module's memory, which the write outlives.
     this.writer.write(bytes.slice()).catch((error) => { this.failure ??= error; });
   }
-  async read() {
-    if (this.failure !== undefined) throw this.failure;
-    const { value, done } = await this.reader.read();
-    return done ? undefined : value;
+  read() {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return this.reader.read().then(
+      ({ value, done }) => (done ? undefined : value),
+      (error) => { throw this.failure ?? error; },
+    );
   }
   startTls() {
+    clearTimeout(this.timer);
     this.reader.releaseLock();
     this.writer.releaseLock();
-    return new Connection(this.socket.startTls());
+    return new Connection(this.socket.startTls(), this.limitMs);
   }
   close(farewell) {
-    const socket = this.socket;
-    this.writer.write(farewell.slice())
-      .then(() => this.writer.close())
-      .catch(() => {})
-      .finally(() => socket.close().catch(() => {}));
+    clearTimeout(this.timer);
+    // The server ends the session on Terminate and closes its side, which closes the socket.
+    this.writer.write(farewell.slice()).catch(() => {});
+    this.writer.close().catch(() => {});
   }
 }
 
-export function openConnection(hostname, port, startTls) {
-  return new Connection(connect({ hostname, port }, { secureTransport: startTls ? 'starttls' : 'off' }));
+export function openConnection(hostname, port, startTls, limitMs) {
+  return new Connection(connect({ hostname, port }, { secureTransport: startTls ? 'starttls' : 'off' }), limitMs);
 }
 "#)]
 extern "C" {
     type Connection;
 
     #[wasm_bindgen(catch, js_name = openConnection)]
-    fn open_connection(hostname: &str, port: u16, start_tls: bool) -> Result<Connection, JsValue>;
+    fn open_connection(
+        hostname: &str,
+        port: u16,
+        start_tls: bool,
+        limit_ms: u32,
+    ) -> Result<Connection, JsValue>;
 
     #[wasm_bindgen(method)]
     fn write(this: &Connection, bytes: &[u8]);
@@ -79,14 +94,17 @@ pub struct TcpConnection {
 
 impl TcpConnection {
     /// Connects to `host:port`. With `tls_later`, the connection can be upgraded with
-    /// [`Self::start_tls`] (the platform needs to know at connect time).
+    /// [`Self::start_tls`] (the platform needs to know at connect time). Reads fail once
+    /// `limit` has passed since the connection opened.
     pub fn open(
         host: &str,
         port: u16,
         tls_later: bool,
+        limit: Duration,
         farewell: BytesMut,
     ) -> Result<Self, StoreError> {
-        let connection = open_connection(host, port, tls_later).map_err(|error| {
+        let limit_ms = u32::try_from(limit.as_millis()).unwrap_or(u32::MAX);
+        let connection = open_connection(host, port, tls_later, limit_ms).map_err(|error| {
             StoreError::Unavailable(format!("opening a socket: {}", text(&error)))
         })?;
         Ok(Self {
