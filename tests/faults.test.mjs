@@ -1,6 +1,7 @@
-// Nothing acknowledged is lost, and nothing hangs. Sustained mixed writes from several users (creates, updates,
-// toggles, deletes) while the database goes away and comes back; for Hyperdrive the
-// PostgreSQL server is stopped, for Neon's HTTP endpoint the stand-in in front of it.
+// Nothing acknowledged is lost, and nothing hangs. Sustained mixed writes from several users
+// (creates, updates, toggles, deletes) while the database goes away and comes back; for
+// Hyperdrive the PostgreSQL server is stopped, for Neon's HTTP endpoint the stand-in in front
+// of it.
 // Afterwards every acknowledged write must read back exactly as acknowledged, every write
 // that got a 503 must be applied fully or not at all, no response may be another 5xx or take
 // longer than the storage timeout, and the first success must come within a second of the
