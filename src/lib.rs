@@ -70,7 +70,7 @@ async fn serve(request: Incoming, env: &Env) -> Reply {
     let origin = request.header("origin");
     // The raw method: methods outside the standard set (QUERY, PROPFIND…) must reach the
     // router as they are, to be answered 405 rather than served as reads.
-    let method = request.method();
+    let method = request.method().to_owned();
     let mut log = RequestLog::new(request_id.clone(), method.clone());
 
     let resolution = routes::resolve(&method, request.path());
