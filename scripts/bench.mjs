@@ -12,7 +12,11 @@
 //   3. runs every scenario again, briefly, at c=16 with a network delay injected each way;
 //   4. does the same for the reference worker (reference/: TypeScript with Hono, node-postgres
 //      and jose, bundled by wrangler), on the same data, for the scenarios it serves;
-//   5. runs the database floors: pgbench with a new connection per transaction (-C),
+//   5. runs `ready` on the I/O floor (lib/bench/floor-worker.mjs): plain JavaScript making the
+//      same database round trip and nothing else, so the CPU a worker spends above it is its
+//      own code's rather than the runtime's I/O (trust authentication only: --auth trust, or
+//      the neon model);
+//   6. runs the database floors: pgbench with a new connection per transaction (-C),
 //      executing the worker's own SQL statements through the same connection model, once
 //      with the same authentication as the worker and once without any (trust), the cost of
 //      connections and statements alone.
@@ -74,6 +78,10 @@ const HELP = `Usage: npm run bench -- [options]
   --cold-starts N         worker starts timed per model (default 3; quick: 1)
   --reference             also measure the reference worker (reference/); default in a full run
   --no-reference          do not (the default with --quick)
+  --floor                 also run the I/O floor worker (GET /ready, nothing else) on the ready
+                          scenario; default in a full run: for the neon model always, for the
+                          others under --auth trust (it authenticates with trust only)
+  --no-floor              do not (the default with --quick)
   --delay-ms N            the delay the relay adds each way for the p50-with-delay measurement,
                           at c=16 (default 5; quick: 0; 0 skips that measurement)
   --out DIR               where the JSON goes (default results/)
@@ -91,6 +99,8 @@ const SCENARIOS = ['ready', 'unauthorized', 'list', 'list-jwks', 'list-session',
 const TRUST_ROLE = 'bench_trust';
 /** The concurrency of the measurement with an injected delay. */
 const DELAY_CONCURRENCY = 16;
+/** The I/O floor worker, as workerd runs it: one module, no bundling. */
+const IO_FLOOR_MODULES = [{ name: 'floor-worker.mjs', type: 'esModule', path: join(ROOT, 'scripts', 'lib', 'bench', 'floor-worker.mjs') }];
 
 const list = (text) => text.split(',').map((item) => item.trim()).filter(Boolean);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -115,6 +125,8 @@ function parseSettings() {
       'cold-starts': { type: 'string' },
       reference: { type: 'boolean' },
       'no-reference': { type: 'boolean', default: false },
+      floor: { type: 'boolean' },
+      'no-floor': { type: 'boolean', default: false },
       'delay-ms': { type: 'string' },
       out: { type: 'string', default: join(ROOT, 'results') },
       markdown: { type: 'boolean', default: false },
@@ -150,6 +162,8 @@ function parseSettings() {
     profile: options.profile ? list(options.profile) : undefined,
     // A profile is of our worker only.
     reference: !options['no-reference'] && !options.profile && (options.reference ?? !quick),
+    // Whether the I/O floor runs (on `ready`, for the models it can authenticate to; see main).
+    ioFloor: !options['no-floor'] && !options.profile && (options.floor ?? !quick),
     delayMs: whole(options['delay-ms'] ?? (quick ? '0' : String(DEFAULT_DELAY_MS)), 'delay-ms', 0, 1000),
     delayConcurrency: DELAY_CONCURRENCY,
   };
@@ -159,6 +173,9 @@ function parseSettings() {
     if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name}`);
   }
   if (settings.profile) settings.scenarios = settings.profile;
+  if (options.floor && settings.auth !== 'trust' && settings.models.some((model) => model !== 'neon')) {
+    throw new Error('--floor: the I/O floor authenticates to PostgreSQL with trust only; add --auth trust (or use --models neon)');
+  }
   // The runtime floor is needed for the ratios, so it always runs.
   if (!settings.scenarios.includes('unauthorized')) settings.scenarios.unshift('unauthorized');
   return { options, positionals, settings };
@@ -245,16 +262,16 @@ async function settle(count) {
 
 /**
  * Starts a worker (`start`: startWorkerd's database, vars, modules, compatibilityFlags)
- * `coldStarts` times, timing spawn to the first 200 from /health (which makes one database
- * round trip), and keeps the last one running. `onLine` receives the running worker's output
- * lines.
+ * `coldStarts` times, timing spawn to the first 200 from `readyPath` (/health, which makes one
+ * database round trip; the I/O floor serves only /ready, which makes the same), and keeps the
+ * last one running. `onLine` receives the running worker's output lines.
  */
-async function startTimedWorkers({ start, coldStarts, onLine, inspectorPort }) {
+async function startTimedWorkers({ start, coldStarts, readyPath = '/health', onLine, inspectorPort }) {
   const samplesMs = [];
   for (let i = 1; i <= coldStarts; i++) {
     const worker = await startWorkerd({
       ...start,
-      ready: { path: '/health', status: 200, intervalMs: 2 },
+      ready: { path: readyPath, status: 200, intervalMs: 2 },
       logLimit: 64 * 1024,
       onLine: i === coldStarts ? onLine : undefined,
       inspectorPort: i === coldStarts ? inspectorPort : undefined,
@@ -340,7 +357,7 @@ function loadRunner({ worker, requestsServed, dbCpuMs, relay, countRoundTrips, w
 /** The API side of one worker and connection model: every scenario at every concurrency level. */
 async function measureApi({ model, who, settings, runner, scenarios }) {
   const rows = [];
-  const name = who === 'ours' ? model : `${model}/reference`;
+  const name = who === 'ours' ? model : `${model}/${who}`;
   const highest = Math.max(...settings.concurrency);
   for (const [index, scenario] of scenarios.entries()) {
     if (settings.warmupS > 0 && (!settings.quick || index === 0)) {
@@ -369,7 +386,7 @@ async function measureDelayed({ model, who, settings, runner, relay, scenarios }
   try {
     for (const scenario of scenarios) {
       const api = await runner.load(scenario, concurrency, settings.durationS);
-      step(`${who === 'ours' ? model : `${model}/reference`}/${scenario.name} c=${concurrency}, +${settings.delayMs} ms each way: p50 ${api.p50Ms.toFixed(2)} ms, ${api.errors} errors`);
+      step(`${who === 'ours' ? model : `${model}/${who}`}/${scenario.name} c=${concurrency}, +${settings.delayMs} ms each way: p50 ${api.p50Ms.toFixed(2)} ms, ${api.errors} errors`);
       rows.push({ worker: who, model, scenario: scenario.name, concurrency, delayMs: settings.delayMs, api });
     }
   } finally {
@@ -491,15 +508,21 @@ async function main() {
   const floorSeconds = settings.quick ? 0 : settings.floorDurationS;
   const workerSeconds = (count) =>
     settings.warmupS * (settings.quick ? 1 : count) + count * settings.durationS * (concurrency.length + (settings.delayMs > 0 ? 1 : 0));
+  // The I/O floor needs trust authentication, which Neon's endpoint does not ask for at all.
+  const ioFloorModels = settings.ioFloor && names.includes('ready') ? models.filter((model) => model === 'neon' || !scram) : [];
   const loadSeconds =
     models.length * (workerSeconds(names.length) + (settings.reference ? workerSeconds(referenceNames.length) : 0)) +
+    ioFloorModels.length * (settings.warmupS + settings.durationS * concurrency.length) +
     floorModels.length * concurrency.length * floorKinds.length * (names.length - 1) * floorSeconds;
   step(
     `plan: ${models.join(' + ')} x ${names.length} scenarios x c=${concurrency.join(',')}` +
       `${settings.reference ? `, then the reference worker (${referenceNames.length} of them)` : ''}` +
+      `${ioFloorModels.length > 0 ? `, then the I/O floor on ready (${ioFloorModels.join(', ')})` : ''}` +
       `${settings.delayMs > 0 ? `, again at c=${settings.delayConcurrency} with +${settings.delayMs} ms each way` : ''}, ` +
       `${settings.durationS} s per measurement, ${floorKinds.length} database floors, about ${loadSeconds} s of load`,
   );
+  const withoutFloor = settings.ioFloor && names.includes('ready') ? models.filter((model) => !ioFloorModels.includes(model)) : [];
+  if (withoutFloor.length > 0) step(`I/O floor: not for ${withoutFloor.join(', ')} (it authenticates with trust only: --auth trust)`);
   const workDir = temporaryDir('edge-task-api-bench-');
   defer(() => removeTemporaryDir(workDir));
 
@@ -564,6 +587,8 @@ async function main() {
   const coldStart = [];
   const referenceRows = [];
   const referenceColdStart = [];
+  const ioFloorRows = [];
+  const ioFloorColdStart = [];
   const delayed = [];
   // All three credential kinds: HS256 (most scenarios), and Better Auth's JWT-plugin tokens
   // (an inline JWKS, so the cost measured is verification, not fetching) and session tokens.
@@ -589,16 +614,20 @@ async function main() {
       : { database: { ...target, port: relay.port }, vars: {} };
     const context = { model, settings, dbCpuMs, workload, client, workDir };
 
-    /** One worker through this model: cold starts, then (unless profiling) its scenarios, plain and delayed. */
-    const measureWorker = async ({ who, start, workerScenarios }) => {
-      const name = who === 'ours' ? model : `${model}/reference`;
-      step(`${name}: cold start x${settings.coldStarts}`);
+    /**
+     * One worker through this model: cold starts, then (unless profiling) its scenarios, plain
+     * and (with `delayedPass`) delayed.
+     */
+    const measureWorker = async ({ who, start, workerScenarios, coldStarts = settings.coldStarts, readyPath, delayedPass = true }) => {
+      const name = who === 'ours' ? model : `${model}/${who}`;
+      step(`${name}: cold start x${coldStarts}`);
       // The worker logs one JSON line per request: its own count of the requests it served.
       let served = 0;
       const inspectorPort = settings.profile ? await freePort() : undefined;
       const { worker, coldStart: cold } = await startTimedWorkers({
         start,
-        coldStarts: settings.coldStarts,
+        coldStarts,
+        readyPath,
         onLine: (line) => line.includes('"duration_ms":') && served++,
         inspectorPort,
       });
@@ -612,7 +641,7 @@ async function main() {
         }
         const runner = loadRunner({ worker, requestsServed: () => served, dbCpuMs, relay, countRoundTrips: !neonHttp, workload, client, workDir });
         const measured = await measureApi({ model, who, settings, runner, scenarios: workerScenarios });
-        const slow = settings.delayMs > 0 ? await measureDelayed({ model, who, settings, runner, relay, scenarios: workerScenarios }) : [];
+        const slow = delayedPass && settings.delayMs > 0 ? await measureDelayed({ model, who, settings, runner, relay, scenarios: workerScenarios }) : [];
         return { cold, rows: measured, delayed: slow };
       } finally {
         await worker.stop();
@@ -644,6 +673,21 @@ async function main() {
       referenceRows.push(...theirs.rows);
       modelRows.push(...theirs.rows);
       delayed.push(...theirs.delayed);
+    }
+
+    // The I/O floor: `ready` only, started once (its start is not what it is there to measure),
+    // no delayed pass (its latency is the database's and the relay's, not its own).
+    if (ioFloorModels.includes(model)) {
+      const floor = await measureWorker({
+        who: 'floor',
+        start: { database: connection.database, vars: connection.vars, modules: IO_FLOOR_MODULES },
+        workerScenarios: scenarios.filter((scenario) => scenario.name === 'ready'),
+        coldStarts: 1,
+        readyPath: '/ready',
+        delayedPass: false,
+      });
+      ioFloorColdStart.push({ model, ...floor.cold });
+      ioFloorRows.push(...floor.rows);
     }
 
     // The floors of each scenario, for both workers' rows.
@@ -679,7 +723,26 @@ async function main() {
     }
   }
 
-  // Schema 2 adds round trips per request to each row's api, `upload`, `reference` and `delayed`.
+  // Above the I/O floor: what each worker spends on `ready` beyond the runtime's own I/O for
+  // the same round trip, and ours against the reference's on that count.
+  for (const row of ioFloorRows) {
+    const cpu = (workerRows) =>
+      workerRows.find((r) => r.model === row.model && r.scenario === row.scenario && r.concurrency === row.concurrency)?.api.workerCpuMsPerRequest;
+    const above = (workerRows) => {
+      const value = cpu(workerRows) - row.api.workerCpuMsPerRequest;
+      return Number.isFinite(value) ? value : null;
+    };
+    const ours = above(rows);
+    const theirs = above(referenceRows);
+    row.aboveFloor = {
+      oursCpuMsPerRequest: ours,
+      referenceCpuMsPerRequest: theirs,
+      oursOverReference: ours !== null && theirs ? ours / theirs : null,
+    };
+  }
+
+  // Schema 2 adds round trips per request to each row's api, `upload`, `reference` and `delayed`;
+  // later additions to it: `ioFloor`.
   const result = {
     schema: 2,
     label: settings.label,
@@ -696,6 +759,14 @@ async function main() {
       ? { description: 'reference/: TypeScript, Hono, node-postgres, jose, @neondatabase/serverless', unsupported: REFERENCE_UNSUPPORTED, coldStart: referenceColdStart, rows: referenceRows }
       : null,
     delayed,
+    ioFloor:
+      ioFloorRows.length > 0
+        ? {
+            description: 'scripts/lib/bench/floor-worker.mjs: plain JavaScript, GET /ready with the same round trip and nothing else (cold start: to the first 200 from /ready)',
+            coldStart: ioFloorColdStart,
+            rows: ioFloorRows,
+          }
+        : null,
   };
   console.log(`\n${formatReport(result, { markdown: options.markdown })}\n`);
   mkdirSync(options.out, { recursive: true });

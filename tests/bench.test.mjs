@@ -1,6 +1,6 @@
 // The benchmark must not rot: its quick mode runs here (no timings asserted), once as it is
-// and once with the reference worker and the delayed pass, and the database floor's SQL must
-// still be the worker's SQL.
+// and once with the reference worker and the delayed pass, the database floor's SQL must
+// still be the worker's SQL, and the I/O floor worker must still answer.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,8 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { workerStatements } from '../scripts/lib/bench/workload.mjs';
+import { startNeonStandin } from '../scripts/lib/neon-standin.mjs';
 import { findSystemTools } from '../scripts/lib/system.mjs';
 import { ROOT } from '../scripts/lib/toolchain.mjs';
+import { startWorkerd } from '../scripts/lib/workerd.mjs';
+import { sharedDatabase } from './support/stack.mjs';
 
 const SCENARIOS = ['ready', 'unauthorized', 'list', 'list-jwks', 'list-session', 'page-first', 'page-deep', 'search', 'tag', 'get', 'update', 'toggle', 'create', 'delete'];
 /** Scenarios without a pgbench floor: the 401 path, and statements pgbench has no form of. */
@@ -31,6 +34,46 @@ test('the database floor runs the statements that the worker code itself builds'
   assert.match(statements.list.text, /ORDER BY created_at DESC, id DESC LIMIT \$2::bigint$/);
   assert.deepEqual(statements.update.params.slice(2, 6), ['Updated by the benchmark', 'true', 'Edited by the benchmark', 'true'],
     'the PUT body of the bench, as the worker parses it');
+});
+
+describe('the I/O floor worker (scripts/lib/bench/floor-worker.mjs)', () => {
+  const modules = [{ name: 'floor-worker.mjs', type: 'esModule', path: join(ROOT, 'scripts', 'lib', 'bench', 'floor-worker.mjs') }];
+
+  test('answers GET /ready over Neon\'s HTTP endpoint and logs the request as the other workers do', async () => {
+    const postgres = await sharedDatabase();
+    const standin = await startNeonStandin();
+    const lines = [];
+    let worker;
+    try {
+      worker = await startWorkerd({ modules, vars: { DATABASE_URL: postgres.url, NEON_HTTP_ENDPOINT: standin.url }, onLine: (line) => lines.push(line) });
+      const response = await fetch(`${worker.url}/ready`);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('content-type'), 'application/json');
+      assert.deepEqual(await response.json(), { status: 'ok', database: 'ok' });
+      // The line may reach us a little after the response does.
+      const logged = () => lines.find((line) => line.includes('"route":"/ready"'));
+      for (let i = 0; i < 40 && !logged(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      const line = JSON.parse(logged());
+      assert.deepEqual(Object.keys(line), ['level', 'request_id', 'method', 'route', 'status', 'duration_ms', 'user_id']);
+      assert.deepEqual([line.level, line.method, line.status, line.user_id], ['info', 'GET', 200, null]);
+    } finally {
+      await worker?.stop();
+      await standin.close();
+    }
+  });
+
+  test('refuses, saying why, a PostgreSQL that asks for a password (it speaks trust only)', async () => {
+    // The shared cluster asks for SCRAM: a startup it could not read would fail otherwise.
+    const worker = await startWorkerd({ modules, database: await sharedDatabase() });
+    try {
+      const response = await fetch(`${worker.url}/ready`);
+      assert.equal(response.status, 503);
+      assert.equal(response.headers.get('content-type'), 'application/problem+json');
+      assert.match((await response.json()).detail, /asked for authentication \(request 10\).*--auth trust/);
+    } finally {
+      await worker.stop();
+    }
+  });
 });
 
 const benchTools = findSystemTools(['wrk', 'pgbouncer', 'pgbench']);

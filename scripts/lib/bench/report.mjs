@@ -1,6 +1,7 @@
 // Presenting benchmark results: the stdout tables, the README's markdown tables, our worker
 // beside the reference worker, and the side-by-side comparison of two result files. Files of
-// older schemas print too: a figure they lack shows as –.
+// older schemas print too: a figure they lack shows as –, a table they lack (the I/O floor's)
+// is left out.
 
 const fixed = (digits) => (value) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
 const int = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–');
@@ -137,6 +138,33 @@ function sideBySide(result, model, table) {
   return { title, text: table(columns, ours.map((row) => ({ row }))) };
 }
 
+/**
+ * `ready` on the I/O floor beside both workers, one row per concurrency level: the CPU each
+ * spends per request and how much of it is above the floor's, the runtime's own I/O for the
+ * same round trip. Null when the run has no floor for `model` (older files never do).
+ */
+function ioFloorTable(result, model, table) {
+  const floors = (result.ioFloor?.rows ?? []).filter((row) => row.model === model);
+  if (floors.length === 0) return null;
+  const find = (rows, floor) => rows?.find((row) => row.model === model && row.scenario === floor.scenario && row.concurrency === floor.concurrency);
+  const cpu = (row) => row?.api.workerCpuMsPerRequest;
+  const columns = [
+    { title: 'c', value: (floor) => String(floor.concurrency), right: true },
+    { title: 'req/s floor', value: (floor) => int(floor.api.rps), right: true },
+    { title: 'db round trips/req floor', value: (floor) => fixed(2)(floor.api.dbRoundTripsPerRequest), right: true },
+    { title: 'CPU ms/req ours', value: (floor) => fixed(3)(cpu(find(result.rows, floor))), right: true },
+    { title: 'CPU ms/req ref', value: (floor) => fixed(3)(cpu(find(result.reference?.rows, floor))), right: true },
+    { title: 'CPU ms/req floor', value: (floor) => fixed(3)(cpu(floor)), right: true },
+    { title: 'above floor ours', value: (floor) => fixed(3)(floor.aboveFloor?.oursCpuMsPerRequest), right: true },
+    { title: 'above floor ref', value: (floor) => fixed(3)(floor.aboveFloor?.referenceCpuMsPerRequest), right: true },
+    { title: 'above floor ours/ref', value: (floor) => ratio(floor.aboveFloor?.oursOverReference), right: true },
+  ];
+  const title =
+    `GET /ready on the I/O floor ${MODEL_TITLES[model] ?? model}: plain JavaScript making the same round trip and nothing else ` +
+    '(above floor: a worker’s CPU ms/req minus the floor’s)';
+  return { title, text: table(columns, floors) };
+}
+
 /** Upload size and cold start of both workers. */
 function sizesAndStarts(result, table) {
   const rows = [];
@@ -178,6 +206,8 @@ export function formatReport(result, { markdown = false } = {}) {
       const { title: compared, text } = sideBySide(result, model, table);
       sections.push(`${markdown ? `**${compared}**` : `-- ${compared}`}\n\n${text}`);
     }
+    const floor = ioFloorTable(result, model, table);
+    if (floor) sections.push(`${markdown ? `**${floor.title}**` : `-- ${floor.title}`}\n\n${floor.text}`);
     const path = model === 'pgbouncer' ? 'through PgBouncer' : 'direct';
     const kinds = [
       { pick: (row) => row.dbFloor, title: `Database floor ${path}, auth ${result.settings.auth}: pgbench -C, the same statements` },
