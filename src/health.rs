@@ -110,7 +110,7 @@ pub async fn liveness(store: &dyn TaskStore) -> Result<(), StoreError> {
                 // The other check is overdue; answer from a check of our own.
                 return store.ping().await;
             }
-            Next::Wait => worker::Delay::from(WAIT_STEP).await,
+            Next::Wait => drop(crate::deadline::sleep(WAIT_STEP).await),
         }
     }
 }

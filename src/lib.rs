@@ -31,8 +31,13 @@ pub mod routes;
 pub mod store;
 pub mod telemetry;
 
+use std::{
+    future::Future,
+    task::{Context as TaskContext, Poll, Waker},
+};
+
 use wasm_bindgen::prelude::*;
-use worker::{js_sys, web_sys, Date, Env};
+use worker::{js_sys, wasm_bindgen_futures, web_sys, Date, Env};
 
 pub use config::Config;
 use error::ApiError;
@@ -40,24 +45,39 @@ use http::{Incoming, Reply};
 use routes::Resolution;
 use telemetry::RequestLog;
 
-/// The fetch handler src/entry.mjs calls: the runtime's request in, its response out.
+/// The fetch handler src/entry.mjs calls: the runtime's request in, its response out (or a
+/// promise of it).
+///
 /// Exported directly rather than through worker's `#[event(fetch)]`, whose wrapper converts
 /// to and from worker's own request and response types, compiling them (and their streams)
-/// into the module for a conversion this worker never needs.
-#[wasm_bindgen(wasm_bindgen_futures = worker::wasm_bindgen_futures)]
-pub async fn fetch(
-    request: web_sys::Request,
-    env: Env,
-    _context: JsValue,
-) -> Result<web_sys::Response, JsValue> {
-    serve(Incoming::new(request), &env)
-        .await
-        .into_js()
-        .map_err(|cause| {
-            // Only a header the runtime refuses gets here; none of ours can be one.
-            telemetry::error_line("the runtime refused a response", &cause);
-            js_sys::Error::new("the worker could not build its response").into()
-        })
+/// into the module for a conversion this worker never needs. The request's future is polled
+/// once right away: a request that needs no I/O (a 401, a 404, a preflight, a cached
+/// `/health`) is answered then, without the promise and microtask a spawned task costs.
+/// Anything else continues as a task whose first poll takes over from here; every future it
+/// awaits takes the waker of each poll, so the first poll's no-op waker is never kept.
+#[wasm_bindgen]
+pub fn fetch(request: web_sys::Request, env: Env, _context: JsValue) -> JsValue {
+    let mut response = Box::pin(async move {
+        serve(Incoming::new(request), &env)
+            .await
+            .into_js()
+            .map(JsValue::from)
+            .map_err(|cause| {
+                // Only a header the runtime refuses gets here; none of ours can be one.
+                telemetry::error_line("the runtime refused a response", &cause);
+                JsValue::from(js_sys::Error::new(
+                    "the worker could not build its response",
+                ))
+            })
+    });
+    match response
+        .as_mut()
+        .poll(&mut TaskContext::from_waker(Waker::noop()))
+    {
+        Poll::Ready(Ok(response)) => response,
+        Poll::Ready(Err(error)) => js_sys::Promise::reject(&error).into(),
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(response).into(),
+    }
 }
 
 /// Serves one request. Every error becomes a problem response here; the only failure left is

@@ -18,8 +18,8 @@ import { ALLOWED_ORIGIN, TEST_SECRET } from './fixtures.mjs';
 export { ALLOWED_ORIGIN, TEST_SECRET };
 
 /**
- * The transports every end-to-end suite runs over: the Hyperdrive binding (tokio-postgres over
- * a socket) and Neon's HTTP endpoint (fetch, served here by the local stand-in).
+ * The transports every end-to-end suite runs over: the Hyperdrive binding (the worker's own
+ * PostgreSQL client over a socket) and Neon's HTTP endpoint (fetch, served here by the local stand-in).
  */
 export const TRANSPORTS = ['hyperdrive', 'neon-http'];
 
