@@ -36,16 +36,18 @@ impl Hs256Config {
 }
 
 /// Verifies an HS256 token and returns the user it speaks for.
-pub fn verify(token: &str, config: &Hs256Config, now: DateTime<Utc>) -> Result<UserId, AuthError> {
-    let untrusted =
-        UntrustedToken::<ExtraHeader>::try_from(token).map_err(|_| AuthError::Malformed)?;
+pub fn verify(
+    untrusted: &UntrustedToken<'_, ExtraHeader>,
+    config: &Hs256Config,
+    now: DateTime<Utc>,
+) -> Result<UserId, AuthError> {
     if untrusted.algorithm() != ALGORITHM {
         return Err(AuthError::WrongAlgorithm);
     }
     untrusted.header().other_fields.check()?;
     let token = Hs256
         .validator::<IdentityClaims>(&config.key)
-        .validate(&untrusted)
+        .validate(untrusted)
         .map_err(|error| match error {
             ValidationError::AlgorithmMismatch { .. } => AuthError::WrongAlgorithm,
             ValidationError::MalformedClaims(_) => AuthError::MalformedClaims,
@@ -83,7 +85,8 @@ mod tests {
     }
 
     fn verify(token: &str) -> Result<UserId, AuthError> {
-        super::verify(token, &config(), now())
+        let untrusted = UntrustedToken::try_from(token).map_err(|_| AuthError::Malformed)?;
+        super::verify(&untrusted, &config(), now())
     }
 
     /// Base64url without padding, as JWT segments are encoded.
@@ -210,7 +213,12 @@ mod tests {
                 issuer: issuer.map(str::to_owned),
                 audience: audience.map(str::to_owned),
             };
-            super::verify(&token, &Hs256Config::new(SECRET, rules), now()).map(|_| ())
+            super::verify(
+                &UntrustedToken::try_from(token.as_str()).unwrap(),
+                &Hs256Config::new(SECRET, rules),
+                now(),
+            )
+            .map(|_| ())
         };
         assert_eq!(check(Some("https://app"), Some("api")), Ok(()));
         assert_eq!(check(None, Some("web")), Ok(()));
@@ -225,7 +233,12 @@ mod tests {
             "a token minted for some audience does not open an API that expects none"
         );
         let no_audience = sign(json!({ "sub": "u", "exp": exp }), SECRET);
-        assert!(super::verify(&no_audience, &config(), now()).is_ok());
+        assert!(super::verify(
+            &UntrustedToken::try_from(no_audience.as_str()).unwrap(),
+            &config(),
+            now()
+        )
+        .is_ok());
     }
 
     #[test]

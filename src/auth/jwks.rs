@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use jwt_compact::UntrustedToken;
 use serde_json::{json, Value};
 
-use super::{check_claims, webcrypto, AuthError, ClaimRules, ExtraHeader, IdentityClaims};
+use super::{check_claims, webcrypto, AuthError, ClaimRules, ExtraHeader, IdentityClaims, Jwt};
 use crate::domain::UserId;
 
 #[wasm_bindgen(inline_js = r#"
@@ -260,14 +260,15 @@ impl From<AuthError> for JwksError {
 
 /// The parts of a token checked before its key is needed.
 struct Parsed<'a> {
-    untrusted: UntrustedToken<'a, ExtraHeader>,
+    untrusted: &'a UntrustedToken<'a, ExtraHeader>,
     algorithm: Algorithm,
     kid: String,
 }
 
-fn parse_token<'a>(token: &'a str, config: &JwksConfig) -> Result<Parsed<'a>, AuthError> {
-    let untrusted =
-        UntrustedToken::<ExtraHeader>::try_from(token).map_err(|_| AuthError::Malformed)?;
+fn parse_token<'a>(
+    untrusted: &'a UntrustedToken<'a, ExtraHeader>,
+    config: &JwksConfig,
+) -> Result<Parsed<'a>, AuthError> {
     let algorithm = Algorithm::parse(untrusted.algorithm())
         .filter(|algorithm| config.algorithms.contains(algorithm))
         .ok_or(AuthError::WrongAlgorithm)?;
@@ -286,11 +287,12 @@ fn parse_token<'a>(token: &'a str, config: &JwksConfig) -> Result<Parsed<'a>, Au
 
 /// Verifies a JWT-plugin token and returns the user it speaks for.
 pub async fn verify(
-    token: &str,
+    jwt: &Jwt<'_>,
     config: &JwksConfig,
     now: DateTime<Utc>,
 ) -> Result<UserId, JwksError> {
-    let parsed = parse_token(token, config)?;
+    let token = jwt.text;
+    let parsed = parse_token(&jwt.parsed, config)?;
     let key = match &config.source {
         JwksSource::Inline(keys) => keys
             .iter()
@@ -423,6 +425,10 @@ mod tests {
         assert!(!pinned.fits(Algorithm::PS256), "a key's own alg wins");
     }
 
+    fn untrusted(token: &str) -> UntrustedToken<'_, ExtraHeader> {
+        UntrustedToken::try_from(token).unwrap()
+    }
+
     fn token(header: &str) -> String {
         format!("{}.e30.c2ln", crate::base64::url_encode(header.as_bytes()))
     }
@@ -438,9 +444,9 @@ mod tests {
     #[test]
     fn the_accepted_algorithms_come_from_configuration_not_the_token() {
         let ed = token(r#"{"alg":"EdDSA","kid":"ed-1"}"#);
-        assert!(parse_token(&ed, &config(Algorithm::ALL.to_vec())).is_ok());
+        assert!(parse_token(&untrusted(&ed), &config(Algorithm::ALL.to_vec())).is_ok());
         assert_eq!(
-            parse_token(&ed, &config(vec![Algorithm::RS256])).err(),
+            parse_token(&untrusted(&ed), &config(vec![Algorithm::RS256])).err(),
             Some(AuthError::WrongAlgorithm)
         );
         for header in [
@@ -448,14 +454,14 @@ mod tests {
             r#"{"alg":"HS256","kid":"ed-1"}"#,
         ] {
             assert_eq!(
-                parse_token(&token(header), &config(Algorithm::ALL.to_vec())).err(),
+                parse_token(&untrusted(&token(header)), &config(Algorithm::ALL.to_vec())).err(),
                 Some(AuthError::WrongAlgorithm),
                 "{header}"
             );
         }
         assert_eq!(
             parse_token(
-                &token(r#"{"alg":"EdDSA"}"#),
+                &untrusted(&token(r#"{"alg":"EdDSA"}"#)),
                 &config(Algorithm::ALL.to_vec())
             )
             .err(),
@@ -463,7 +469,7 @@ mod tests {
         );
         assert_eq!(
             parse_token(
-                &token(r#"{"alg":"EdDSA","kid":"ed-1","crit":["b64"]}"#),
+                &untrusted(&token(r#"{"alg":"EdDSA","kid":"ed-1","crit":["b64"]}"#)),
                 &config(Algorithm::ALL.to_vec())
             )
             .err(),

@@ -84,12 +84,30 @@ impl Caller {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Credential<'a> {
     /// A JWT whose header says HS256.
-    Hs256(&'a str),
+    Hs256(Jwt<'a>),
     /// A JWT with any other `alg` (checked against configuration by [`jwks`]).
-    Asymmetric(&'a str),
+    Asymmetric(Jwt<'a>),
     /// A session token, `<token>.<signature>`, percent-decoded when it came encoded.
     Session(String),
 }
+
+/// A JWT as sent, and parsed once (header decoded, signature split off), not yet trusted.
+#[derive(Debug)]
+pub struct Jwt<'a> {
+    /// The token's text.
+    pub text: &'a str,
+    /// The token, parsed; nothing in it is verified.
+    pub parsed: jwt_compact::UntrustedToken<'a, ExtraHeader>,
+}
+
+/// Two credentials are the same if their text is.
+impl PartialEq for Jwt<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Jwt<'_> {}
 
 /// Why a request was not authenticated. Each variant's message is the 401's `detail`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,15 +229,15 @@ pub async fn authorize(
     now: DateTime<Utc>,
 ) -> Result<Caller, Denied> {
     let user = match classify(header)? {
-        Credential::Hs256(token) => {
+        Credential::Hs256(jwt) => {
             let hs256 = config.hs256.as_ref().ok_or(AuthError::KindNotAccepted(
                 "HS256 tokens signed with the shared secret",
             ))?;
-            hs256::verify(token, hs256, now)?
+            hs256::verify(&jwt.parsed, hs256, now)?
         }
-        Credential::Asymmetric(token) => {
+        Credential::Asymmetric(jwt) => {
             let jwks = config.jwks.as_ref().ok_or(AuthError::WrongAlgorithm)?;
-            jwks::verify(token, jwks, now)
+            jwks::verify(&jwt, jwks, now)
                 .await
                 .map_err(|error| match error {
                     jwks::JwksError::Refused(error) => Denied::Unauthenticated(error),
@@ -255,12 +273,16 @@ pub fn classify(header: Option<&str>) -> Result<Credential<'_>, AuthError> {
     let token = bearer_token(header).ok_or(AuthError::NotBearer)?;
     match token.matches('.').count() {
         2 => {
-            let untrusted =
-                jwt_compact::UntrustedToken::new(token).map_err(|_| AuthError::Malformed)?;
-            Ok(if untrusted.algorithm() == "HS256" {
-                Credential::Hs256(token)
+            let parsed = jwt_compact::UntrustedToken::<ExtraHeader>::try_from(token)
+                .map_err(|_| AuthError::Malformed)?;
+            let jwt = Jwt {
+                text: token,
+                parsed,
+            };
+            Ok(if jwt.parsed.algorithm() == "HS256" {
+                Credential::Hs256(jwt)
             } else {
-                Credential::Asymmetric(token)
+                Credential::Asymmetric(jwt)
             })
         }
         // The cookie's value, which the bearer plugin hands out, may arrive percent-encoded.
@@ -397,14 +419,12 @@ mod tests {
     #[test]
     fn credentials_are_sorted_by_shape_and_alg() {
         let hs = "eyJhbGciOiJIUzI1NiJ9.e30.c2ln";
-        assert_eq!(
-            classify(Some(&format!("Bearer {hs}"))),
-            Ok(Credential::Hs256(hs))
-        );
+        let header = format!("Bearer {hs}");
+        assert!(matches!(classify(Some(&header)), Ok(Credential::Hs256(jwt)) if jwt.text == hs));
         let ed = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsifQ.e30.c2ln";
-        assert_eq!(
-            classify(Some(&format!("bearer {ed}"))),
-            Ok(Credential::Asymmetric(ed))
+        let header = format!("bearer {ed}");
+        assert!(
+            matches!(classify(Some(&header)), Ok(Credential::Asymmetric(jwt)) if jwt.text == ed)
         );
         assert_eq!(
             classify(Some("Bearer abc123.c2lnbmF0dXJl")),
