@@ -39,9 +39,10 @@ use std::{cell::RefCell, io};
 use super::{classify_sqlstate, sql::Param, sql::Statement, Row, StoreError};
 use scram::{ScramClient, SCRAM_SHA_256};
 
-/// The type OIDs the statements' parameters are declared as.
-const TEXT_OID: u32 = 25;
-const BOOL_OID: u32 = 16;
+/// The type every parameter is declared as: unspecified, so the server takes each one's type
+/// from the cast the statement gives it (`$2::uuid`, `$5::bigint`), as it would for a literal.
+/// Declared as text instead, a value would reach the planner as a run-time cast of text.
+const UNSPECIFIED_OID: u32 = 0;
 /// Upper bound on one backend message (a page of 1000 tasks is well under 1 MiB), against a
 /// hostile or confused peer making the isolate allocate without limit.
 const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
@@ -362,13 +363,10 @@ fn start_scram(login: &Login<'_>, buf: &mut BytesMut) -> Result<ScramClient, Sto
     Ok(client)
 }
 
-/// Parse, Bind, Execute and Sync for the unnamed statement and portal: parameters as text
-/// with their declared types, every result column as text.
+/// Parse, Bind, Execute and Sync for the unnamed statement and portal: parameters in text
+/// form, typed by the statement's casts; every result column as text.
 fn encode_statement(statement: &Statement, buf: &mut BytesMut) -> Result<(), StoreError> {
-    let types = statement.params.iter().map(|param| match param {
-        Param::Text(_) => TEXT_OID,
-        Param::Bool(_) => BOOL_OID,
-    });
+    let types = statement.params.iter().map(|_| UNSPECIFIED_OID);
     frontend::parse("", &statement.text, types, buf).map_err(encode_error)?;
     frontend::bind(
         "",
