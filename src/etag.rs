@@ -1,22 +1,31 @@
 //! Entity tags (RFC 9110 section 8.8.3) and the conditional headers that compare them.
 //!
 //! A task's ETag is its version, which the database raises on every write: `"7"`. A list's
-//! ETag is a digest of the representation (the JSON body and the next link), so it changes
-//! whenever a create, change or delete alters what this URL returns.
+//! ETag is a digest of what determines the representation: each task's id and version, in
+//! page order, and the next link. A task's JSON is a function of its row, and every write to
+//! the row raises its version (a trigger), so the digest changes whenever a create, change or
+//! delete alters what this URL returns, without hashing the whole body (for a page of 100
+//! tasks that was a fifth of the request's CPU).
 
 use sha2::{Digest, Sha256};
 
-use crate::store::sql::Precondition;
+use crate::{domain::Task, store::sql::Precondition};
 
 /// The strong ETag of a task at this version.
 pub fn for_version(version: &str) -> String {
     format!("\"{version}\"")
 }
 
-/// The strong ETag of a list representation.
-pub fn for_list(body: &[u8], link: Option<&str>) -> String {
+/// The strong ETag of a page of tasks with this next link.
+pub fn for_list(tasks: &[Task], link: Option<&str>) -> String {
     let mut digest = Sha256::new();
-    digest.update(body);
+    for task in tasks {
+        // Separators no id or version contains, so that no two pages digest alike.
+        digest.update(task.id.as_bytes());
+        digest.update(b":");
+        digest.update(task.version.as_bytes());
+        digest.update(b"\n");
+    }
     digest.update(link.unwrap_or_default().as_bytes());
     format!(
         "\"l.{}\"",
@@ -96,12 +105,42 @@ mod tests {
         assert!(!none_match(None, &etag));
     }
 
+    fn task(id: &str, version: &str) -> Task {
+        Task {
+            id: id.to_owned(),
+            user_id: "u".to_owned(),
+            title: "t".to_owned(),
+            description: None,
+            completed: false,
+            created_at: "c".to_owned(),
+            updated_at: "u".to_owned(),
+            due_date: None,
+            priority: crate::domain::Priority::None,
+            tags: Vec::new(),
+            version: version.to_owned(),
+        }
+    }
+
     #[test]
-    fn a_list_etag_changes_with_the_body_or_the_link() {
-        let first = for_list(b"[1]", None);
-        assert_eq!(first, for_list(b"[1]", None));
-        assert_ne!(first, for_list(b"[2]", None));
-        assert_ne!(first, for_list(b"[1]", Some("<x>; rel=\"next\"")));
+    fn a_list_etag_changes_with_a_task_the_order_or_the_link() {
+        let page = [task("a", "1"), task("b", "1")];
+        let first = for_list(&page, None);
+        assert_eq!(first, for_list(&[task("a", "1"), task("b", "1")], None));
+        for other in [
+            for_list(&[task("a", "2"), task("b", "1")], None),
+            for_list(&[task("b", "1"), task("a", "1")], None),
+            for_list(&[task("a", "1")], None),
+            for_list(&[task("a", "1"), task("b", "1"), task("c", "1")], None),
+            for_list(&page, Some("<x>; rel=\"next\"")),
+            for_list(&[task("a", "11")], None),
+        ] {
+            assert_ne!(first, other);
+        }
+        assert_ne!(
+            for_list(&[task("a", "11")], None),
+            for_list(&[task("a", "1"), task("1", "")], None),
+            "the separators keep fields apart"
+        );
         assert!(none_match(Some(&first), &first));
     }
 }

@@ -66,13 +66,11 @@ pub async fn handle(
                     request::with_cursor(url, &pairs, &next)
                 )
             });
-            let body = serde_json::to_vec(&tasks)
-                .map_err(|error| ApiError::Internal(error.to_string()))?;
-            let etag = etag::for_list(&body, link.as_deref());
+            let etag = etag::for_list(&tasks, link.as_deref());
             if etag::none_match(header(request, "if-none-match").as_deref(), &etag) {
                 return not_modified(&etag);
             }
-            let reply = response::json_bytes(200, body).with("ETag", etag);
+            let reply = json(200, &tasks)?.with("ETag", etag);
             Ok(match link {
                 Some(link) => reply.with("Link", link),
                 None => reply,
