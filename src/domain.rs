@@ -760,6 +760,26 @@ pub struct Task {
     pub version: String,
 }
 
+#[cfg(test)]
+impl Task {
+    /// A task with this id and version and placeholder fields, for unit tests.
+    pub fn sample(id: &str, version: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            user_id: "u".to_owned(),
+            title: "t".to_owned(),
+            description: None,
+            completed: false,
+            created_at: "c".to_owned(),
+            updated_at: "u".to_owned(),
+            due_date: None,
+            priority: Priority::None,
+            tags: Vec::new(),
+            version: version.to_owned(),
+        }
+    }
+}
+
 /// A handful of query parameters, each by its last value: a list query has at most nine
 /// names, so a scan beats hashing them.
 #[derive(Default)]

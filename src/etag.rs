@@ -106,19 +106,7 @@ mod tests {
     }
 
     fn task(id: &str, version: &str) -> Task {
-        Task {
-            id: id.to_owned(),
-            user_id: "u".to_owned(),
-            title: "t".to_owned(),
-            description: None,
-            completed: false,
-            created_at: "c".to_owned(),
-            updated_at: "u".to_owned(),
-            due_date: None,
-            priority: crate::domain::Priority::None,
-            tags: Vec::new(),
-            version: version.to_owned(),
-        }
+        Task::sample(id, version)
     }
 
     #[test]

@@ -86,22 +86,9 @@ fn later<'a>(a: &'a str, b: &'a str) -> &'a str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Priority;
 
     fn task(id: &str) -> Task {
-        Task {
-            id: id.to_owned(),
-            user_id: "u".to_owned(),
-            title: "t".to_owned(),
-            description: None,
-            completed: false,
-            created_at: "c".to_owned(),
-            updated_at: "u".to_owned(),
-            due_date: None,
-            priority: Priority::None,
-            tags: Vec::new(),
-            version: "1".to_owned(),
-        }
+        Task::sample(id, "1")
     }
 
     fn encode(position: &FeedPosition) -> String {
