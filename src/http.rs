@@ -227,12 +227,8 @@ impl Reply {
             headers.push_str(value);
             headers.push('\n');
         }
-        respond(self.status, self.body, &headers).map_err(|error| {
-            error
-                .dyn_ref::<js_sys::Error>()
-                .map(|error| String::from(error.message()))
-                .unwrap_or_else(|| "the runtime refused the response".to_owned())
-        })
+        respond(self.status, self.body, &headers)
+            .map_err(|error| crate::js::error_message(&error, "the runtime refused the response"))
     }
 }
 

@@ -25,6 +25,7 @@ pub mod feed;
 pub mod handlers;
 pub mod health;
 pub mod http;
+pub mod js;
 pub mod request;
 pub mod response;
 pub mod routes;

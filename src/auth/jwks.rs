@@ -353,17 +353,16 @@ async fn fetch(url: &str) -> Result<Vec<Jwk>, String> {
         // The URL is parsed by the runtime, and the request made in one call: worker's
         // Request and the url crate would add their own code to the module for one GET.
         let answer = JsFuture::from(get_text(url)).await.map_err(|error| {
-            match error.dyn_ref::<js_sys::Error>() {
-                Some(error) => format!("fetching the JWKS: {}", String::from(error.message())),
-                None => "fetching the JWKS failed".to_owned(),
-            }
+            format!(
+                "fetching the JWKS: {}",
+                crate::js::error_message(&error, "unknown error")
+            )
         })?;
-        let answer = js_sys::Array::<JsValue>::unchecked_from_js(answer);
-        let status = answer.get(0).as_f64().unwrap_or_default() as u16;
+        let (status, text) = crate::js::status_and_payload(answer);
         if status != 200 {
             return Err(format!("the JWKS endpoint answered HTTP {status}"));
         }
-        parse_jwks(&answer.get(1).as_string().unwrap_or_default())
+        parse_jwks(&text.as_string().unwrap_or_default())
     };
     crate::deadline::within(FETCH_TIMEOUT, request)
         .await

@@ -50,7 +50,7 @@ impl HyperdriveTransport {
             url.port,
             tls_later,
             STORAGE_TIMEOUT,
-            postgres::terminate(),
+            &postgres::TERMINATE,
         )?;
         let encrypted = negotiate_tls(&mut connection, url.ssl_mode).await?;
         let login = Login {

@@ -79,15 +79,13 @@ impl Transport for NeonHttpTransport {
         ))
         .await
         .map_err(|error| {
-            let reason = error
-                .dyn_ref::<js_sys::Error>()
-                .map(|error| String::from(error.message()))
-                .unwrap_or_else(|| "unknown error".to_owned());
-            StoreError::Unavailable(format!("fetching the Neon endpoint: {reason}"))
+            StoreError::Unavailable(format!(
+                "fetching the Neon endpoint: {}",
+                crate::js::error_message(&error, "unknown error")
+            ))
         })?;
-        let answer = js_sys::Array::<JsValue>::unchecked_from_js(answer);
-        let status = answer.get(0).as_f64().unwrap_or_default() as u16;
-        let body = js_sys::Uint8Array::unchecked_from_js(answer.get(1)).to_vec();
+        let (status, body) = crate::js::status_and_payload(answer);
+        let body = js_sys::Uint8Array::unchecked_from_js(body).to_vec();
         decode_response(status, &body)
     }
 }

@@ -89,7 +89,7 @@ extern "C" {
 /// An open TCP connection; closed (after `farewell`) when dropped.
 pub struct TcpConnection {
     connection: Connection,
-    farewell: BytesMut,
+    farewell: &'static [u8],
 }
 
 impl TcpConnection {
@@ -101,11 +101,14 @@ impl TcpConnection {
         port: u16,
         tls_later: bool,
         limit: Duration,
-        farewell: BytesMut,
+        farewell: &'static [u8],
     ) -> Result<Self, StoreError> {
         let limit_ms = u32::try_from(limit.as_millis()).unwrap_or(u32::MAX);
         let connection = open_connection(host, port, tls_later, limit_ms).map_err(|error| {
-            StoreError::Unavailable(format!("opening a socket: {}", text(&error)))
+            StoreError::Unavailable(format!(
+                "opening a socket: {}",
+                crate::js::error_message(&error, "unknown error")
+            ))
         })?;
         Ok(Self {
             connection,
@@ -115,10 +118,12 @@ impl TcpConnection {
 
     /// Switches the connection to TLS; nothing read or written before carries over.
     pub fn start_tls(&mut self) -> Result<(), StoreError> {
-        self.connection = self
-            .connection
-            .start_tls()
-            .map_err(|error| StoreError::Unavailable(format!("starting TLS: {}", text(&error))))?;
+        self.connection = self.connection.start_tls().map_err(|error| {
+            StoreError::Unavailable(format!(
+                "starting TLS: {}",
+                crate::js::error_message(&error, "unknown error")
+            ))
+        })?;
         Ok(())
     }
 
@@ -132,7 +137,10 @@ impl TcpConnection {
         let chunk = JsFuture::from(self.connection.read())
             .await
             .map_err(|error| {
-                StoreError::Unavailable(format!("reading from the database: {}", text(&error)))
+                StoreError::Unavailable(format!(
+                    "reading from the database: {}",
+                    crate::js::error_message(&error, "unknown error")
+                ))
             })?;
         if chunk.is_undefined() {
             return Err(StoreError::Unavailable(
@@ -149,17 +157,8 @@ impl TcpConnection {
 
 impl Drop for TcpConnection {
     fn drop(&mut self) {
-        self.connection.close(&self.farewell);
+        self.connection.close(self.farewell);
     }
-}
-
-/// A JavaScript error's message, for the log.
-fn text(error: &JsValue) -> String {
-    error
-        .dyn_ref::<js_sys::Error>()
-        .map(|error| String::from(error.message()))
-        .or_else(|| error.as_string())
-        .unwrap_or_else(|| "unknown error".to_owned())
 }
 
 impl Wire for TcpConnection {

@@ -337,12 +337,8 @@ pub fn ssl_request() -> BytesMut {
     buf
 }
 
-/// The Terminate message that ends a session politely.
-pub fn terminate() -> BytesMut {
-    let mut buf = BytesMut::with_capacity(5);
-    frontend::terminate(&mut buf);
-    buf
-}
+/// The Terminate message that ends a session politely: `X` and its length, nothing else.
+pub const TERMINATE: [u8; 5] = [b'X', 0, 0, 0, 4];
 
 fn encode_startup(login: &Login<'_>, buf: &mut BytesMut) -> Result<(), StoreError> {
     let mut parameters = vec![("client_encoding", "UTF8"), ("user", login.user)];

@@ -423,3 +423,10 @@ fn methods_are_remembered_per_endpoint_and_forgotten_on_request() {
     remember_method("db-a:5432/u/d", None);
     assert_eq!(remembered_method("db-a:5432/u/d"), None);
 }
+
+#[test]
+fn terminate_is_what_the_codec_encodes() {
+    let mut encoded = BytesMut::new();
+    frontend::terminate(&mut encoded);
+    assert_eq!(&encoded[..], &TERMINATE[..]);
+}
