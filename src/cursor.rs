@@ -228,7 +228,7 @@ fn position_of(sort: SortKey, task: &Task) -> Position {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Priority;
+    use crate::domain::{Priority, TagsJson};
 
     fn task() -> Task {
         Task {
@@ -241,7 +241,7 @@ mod tests {
             updated_at: "2026-12-01T10:00:00.000001Z".to_owned(),
             due_date: None,
             priority: Priority::High,
-            tags: Vec::new(),
+            tags: TagsJson::from_database("[]".to_owned()),
             version: "1".to_owned(),
         }
     }

@@ -9,17 +9,15 @@
 //! `has_more` is false therefore misses no change, even when transactions commit out of order.
 //! A change may come twice (a task changed again); clients apply them by id.
 
-use serde::Serialize;
-
 use crate::cursor::{FeedPosition, BEFORE_ANY_ID};
-use crate::domain::Task;
+use crate::domain::{write_task_array, Task};
 use crate::store::{Change, ChangesPage};
 
 /// How long deletions are remembered: a cursor older than this is answered with 410.
 pub const DELETIONS_KEPT_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 
-/// The JSON of one page.
-#[derive(Debug, Serialize, PartialEq)]
+/// One page of the feed; [`FeedPage::to_json`] is its body.
+#[derive(Debug, PartialEq)]
 pub struct FeedPage {
     /// Tasks created or changed since the cursor, as they are now.
     pub tasks: Vec<Task>,
@@ -29,6 +27,26 @@ pub struct FeedPage {
     pub cursor: String,
     /// Whether more changes are waiting now.
     pub has_more: bool,
+}
+
+impl FeedPage {
+    /// The page's JSON: `{"tasks", "deleted", "cursor", "has_more"}`.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(384 * self.tasks.len() + 128);
+        body.extend_from_slice(b"{\"tasks\":");
+        write_task_array(&mut body, &self.tasks);
+        body.extend_from_slice(b",\"deleted\":");
+        // Strings and a bool written into a Vec: this cannot fail.
+        let _ = serde_json::to_writer(&mut body, &self.deleted);
+        body.extend_from_slice(b",\"cursor\":");
+        let _ = serde_json::to_writer(&mut body, &self.cursor);
+        body.extend_from_slice(if self.has_more {
+            b",\"has_more\":true}"
+        } else {
+            b",\"has_more\":false}"
+        });
+        body
+    }
 }
 
 /// Builds the page from at most `limit + 1` changes; `encode` signs the next position.
@@ -123,6 +141,22 @@ mod tests {
             page.cursor, "11/b/true",
             "still a first sync until it is done"
         );
+    }
+
+    #[test]
+    fn a_page_is_written_as_its_four_fields() {
+        let page = FeedPage {
+            tasks: vec![task("a")],
+            deleted: vec!["b".to_owned()],
+            cursor: "c\"1".to_owned(),
+            has_more: true,
+        };
+        let json: serde_json::Value = serde_json::from_slice(&page.to_json()).unwrap();
+        assert_eq!(json["tasks"][0]["id"], "a");
+        assert_eq!(json["deleted"], serde_json::json!(["b"]));
+        assert_eq!(json["cursor"], "c\"1");
+        assert_eq!(json["has_more"], true);
+        assert_eq!(json.as_object().map(|fields| fields.len()), Some(4));
     }
 
     #[test]

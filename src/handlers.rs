@@ -13,7 +13,7 @@ use crate::{
     health,
     http::{Incoming, Reply},
     request::{self, read_body},
-    response::{self, json},
+    response,
     routes::Route,
     store::{Created, StoreError, TaskStore},
     telemetry::RequestLog,
@@ -70,7 +70,7 @@ pub async fn handle(
             if etag::none_match(header(request, "if-none-match").as_deref(), &etag) {
                 return not_modified(&etag);
             }
-            let reply = json(200, &tasks)?.with("ETag", etag);
+            let reply = response::tasks(&tasks).with("ETag", etag);
             Ok(match link {
                 Some(link) => reply.with("Link", link),
                 None => reply,
@@ -94,12 +94,10 @@ pub async fn handle(
                 return Err(ApiError::CursorExpired);
             }
             let page = store.changes(&caller, &after, query.limit).await?;
-            json(
-                200,
-                &feed::page(page, &after, query.limit, now_ms, |position| {
-                    config.cursor_key.encode_feed(user, position)
-                }),
-            )
+            let page = feed::page(page, &after, query.limit, now_ms, |position| {
+                config.cursor_key.encode_feed(user, position)
+            });
+            Ok(response::json_bytes(200, page.to_json()))
         }
         Route::CreateTask { user } => {
             let caller = authorize(request, config, &user, log).await?;
@@ -125,7 +123,7 @@ pub async fn handle(
                 created.id
             );
             let etag = etag::for_version(&created.version);
-            Ok(json(201, &created)?
+            Ok(response::task(201, &created)
                 .with("Location", location)
                 .with("ETag", etag))
         }
@@ -172,13 +170,13 @@ pub async fn handle(
     }
 }
 
+/// The body of a healthy `/health` or `/ready`.
+const DATABASE_OK: &[u8] = br#"{"status":"ok","database":"ok"}"#;
+
 /// `/health` and `/ready`: 200 when the database answered, 503 when it failed for any reason.
 fn database_state(result: Result<(), StoreError>) -> Result<Reply, ApiError> {
     match result {
-        Ok(()) => json(
-            200,
-            &serde_json::json!({ "status": "ok", "database": "ok" }),
-        ),
+        Ok(()) => Ok(response::json_bytes(200, DATABASE_OK.to_vec())),
         Err(StoreError::Unavailable(cause) | StoreError::Internal(cause)) => {
             Err(ApiError::Unavailable(cause))
         }
@@ -230,7 +228,7 @@ fn task_id(raw: &str) -> Result<TaskId, ApiError> {
 
 /// A task with its ETag.
 fn with_etag(task: &Task) -> Result<Reply, ApiError> {
-    Ok(json(200, task)?.with("ETag", etag::for_version(&task.version)))
+    Ok(response::task(200, task).with("ETag", etag::for_version(&task.version)))
 }
 
 /// 304: the client's copy (If-None-Match) is current.

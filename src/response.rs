@@ -3,14 +3,24 @@
 //! Responses are plain [`Reply`] values until the request is done; [`Reply::into_js`] hands
 //! each to the runtime in one call.
 
-use serde::Serialize;
+use crate::{
+    domain::{write_task_array, Task},
+    error::ApiError,
+    http::Reply,
+};
 
-use crate::{error::ApiError, http::Reply};
+/// One task's JSON, with this status.
+pub fn task(status: u16, task: &Task) -> Reply {
+    let mut body = Vec::with_capacity(384);
+    task.write_json(&mut body);
+    json_bytes(status, body)
+}
 
-/// A JSON response with this status.
-pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Result<Reply, ApiError> {
-    let body = serde_json::to_vec(value).map_err(|error| ApiError::Internal(error.to_string()))?;
-    Ok(json_bytes(status, body))
+/// A page of tasks as a JSON array.
+pub fn tasks(tasks: &[Task]) -> Reply {
+    let mut body = Vec::with_capacity(384 * tasks.len() + 2);
+    write_task_array(&mut body, tasks);
+    json_bytes(200, body)
 }
 
 /// A JSON response of an already serialized body.

@@ -21,7 +21,8 @@ use crate::auth::Caller;
 use crate::config::DatabaseConfig;
 use crate::cursor::{FeedPosition, Position};
 use crate::domain::{
-    CompletionChange, IdempotencyKey, ListQuery, NewTask, Priority, Task, TaskId, TaskPatch,
+    CompletionChange, IdempotencyKey, ListQuery, NewTask, Priority, TagsJson, Task, TaskId,
+    TaskPatch,
 };
 use hyperdrive::HyperdriveTransport;
 use neon_http::NeonHttpTransport;
@@ -390,7 +391,7 @@ fn session_rows(rows: Vec<Row>, path_user: &str) -> Result<Vec<Row>, StoreError>
 
 /// The shape of a row for the log: its width and which columns are NULL, never its values
 /// (a task's title and description are the user's data).
-fn row_shape(row: &Row) -> String {
+fn row_shape(row: &[Option<String>]) -> String {
     let nulls: Vec<String> = row
         .iter()
         .enumerate()
@@ -400,51 +401,48 @@ fn row_shape(row: &Row) -> String {
     format!("{} columns, NULL at [{}]", row.len(), nulls.join(", "))
 }
 
-/// Decodes a row laid out as [`sql::TASK_COLUMNS`].
+/// Decodes a row laid out as [`sql::TASK_COLUMNS`]. The columns are checked in place and then
+/// moved into the task, so a page of rows is decoded without copying a value.
 pub fn task_from_row(row: Row) -> Result<Task, StoreError> {
-    let malformed = || {
+    let malformed = |row: &[Option<String>]| {
         StoreError::Internal(format!(
             "unexpected task row shape (expected id, user_id, title, description, completed, created_at, updated_at, due_date, priority, tags, version): {}",
-            row_shape(&row)
+            row_shape(row)
         ))
     };
-    let [id, user_id, title, description, completed, created_at, updated_at, due_date, priority, tags, version]: [Option<String>; sql::TASK_WIDTH] =
-        row.clone().try_into().map_err(|_| malformed())?;
-    let completed = match completed.as_deref() {
+    let columns: [Option<String>; sql::TASK_WIDTH] =
+        row.try_into().map_err(|row: Row| malformed(&row))?;
+    let completed = match columns[4].as_deref() {
         Some("true") => true,
         Some("false") => false,
-        _ => return Err(malformed()),
+        _ => return Err(malformed(&columns)),
     };
-    let priority = priority
+    let Some(priority) = columns[8].as_deref().and_then(Priority::from_rank) else {
+        return Err(malformed(&columns));
+    };
+    if !columns[9]
         .as_deref()
-        .and_then(Priority::from_rank)
-        .ok_or_else(malformed)?;
-    let tags: Vec<String> = tags
-        .as_deref()
-        .and_then(|json| serde_json::from_str(json).ok())
-        .ok_or_else(malformed)?;
-    match (id, user_id, title, created_at, updated_at, version) {
-        (
-            Some(id),
-            Some(user_id),
-            Some(title),
-            Some(created_at),
-            Some(updated_at),
-            Some(version),
-        ) => Ok(Task {
-            id,
-            user_id,
-            title,
-            description,
-            completed,
-            created_at,
-            updated_at,
-            due_date,
-            priority,
-            tags,
-            version,
-        }),
-        _ => Err(malformed()),
+        .is_some_and(|tags| tags.starts_with('[') && tags.ends_with(']'))
+    {
+        return Err(malformed(&columns));
+    }
+    match columns {
+        [Some(id), Some(user_id), Some(title), description, _, Some(created_at), Some(updated_at), due_date, _, Some(tags), Some(version)] => {
+            Ok(Task {
+                id,
+                user_id,
+                title,
+                description,
+                completed,
+                created_at,
+                updated_at,
+                due_date,
+                priority,
+                tags: TagsJson::from_database(tags),
+                version,
+            })
+        }
+        columns => Err(malformed(&columns)),
     }
 }
 
@@ -496,7 +494,7 @@ mod tests {
         assert_eq!(task.updated_at, "2026-11-27T16:00:01.000000Z");
         assert_eq!(task.due_date.as_deref(), Some("2026-12-24"));
         assert_eq!(task.priority, Priority::High);
-        assert_eq!(task.tags, ["gifts", "home"]);
+        assert_eq!(task.tags.as_str(), r#"["gifts","home"]"#);
     }
 
     #[test]
