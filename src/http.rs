@@ -8,52 +8,10 @@
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, wasm_bindgen_futures::JsFuture, web_sys};
 
-#[wasm_bindgen(inline_js = r#"
-// The method, the URL and the headers the API reads, in one string: one call and one string
-// to decode instead of one per part. Line breaks cannot occur in any of them; NUL marks an
-// absent header.
-export function requestParts(request, names) {
-  const headers = request.headers;
-  let parts = request.method + '\n' + request.url;
-  for (const name of names.split(',')) parts += '\n' + (headers.get(name) ?? '\0');
-  return parts;
-}
-
-export function respond(status, body, headers) {
-  const init = new Headers();
-  const parts = headers.split('\n');
-  for (let i = 0; i + 1 < parts.length; i += 2) init.set(parts[i], parts[i + 1]);
-  return new Response(body ?? null, { status, headers: init });
-}
-
-export async function readBody(request, limit) {
-  if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks = [];
-  let size = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0];
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return body;
-}
-"#)]
+#[wasm_bindgen(module = "/src/http.js")]
 extern "C" {
     #[wasm_bindgen(js_name = requestParts)]
-    fn request_parts(request: &web_sys::Request, names: &str) -> String;
+    fn request_parts(request: &web_sys::Request) -> String;
 
     #[wasm_bindgen(catch)]
     fn respond(
@@ -66,7 +24,8 @@ extern "C" {
     fn read_body(request: &web_sys::Request, limit: u32) -> js_sys::Promise;
 }
 
-/// The request headers the API reads, fetched with the method and URL in one call.
+/// The request headers the API reads, fetched with the method and URL in one call. The
+/// JavaScript of `requestParts` lists them again, in this order.
 const HEADERS: [&str; 8] = [
     "cf-ray",
     "origin",
@@ -98,7 +57,7 @@ pub enum BodyError {
 impl Incoming {
     /// Wraps the runtime's request, reading its method, URL and [`HEADERS`].
     pub fn new(raw: web_sys::Request) -> Self {
-        let parts = request_parts(&raw, &HEADERS.join(","));
+        let parts = request_parts(&raw);
         let mut parts = parts.split('\n');
         let method = parts.next().unwrap_or_default().to_owned();
         let url = parts.next().unwrap_or_default().to_owned();
@@ -235,6 +194,21 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_javascript_reads_the_same_headers_in_the_same_order() {
+        let script = include_str!("http.js");
+        let list = script
+            .split_once("const HEADERS = [")
+            .and_then(|(_, rest)| rest.split_once("];"))
+            .map(|(list, _)| list)
+            .expect("http.js declares HEADERS");
+        let names: Vec<&str> = list
+            .split(',')
+            .map(|name| name.trim().trim_matches('\''))
+            .collect();
+        assert_eq!(names, HEADERS);
+    }
 
     #[test]
     fn the_path_is_cut_from_the_serialized_url() {

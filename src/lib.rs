@@ -158,7 +158,7 @@ async fn route(
         }
         Resolution::Serve { route, pattern } => {
             log.route = Some(pattern);
-            let store = store::open(&config.database, env)?;
+            let store = store::open(&config.database, env);
             handlers::handle(route, request, config, store.as_ref(), log).await
         }
     }

@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 use bytes::BytesMut;
-use worker::Hyperdrive;
+use worker::Env;
 
 use super::{
     postgres::{
@@ -22,17 +22,21 @@ use super::{
 };
 
 /// Reaches PostgreSQL through a Hyperdrive binding.
-pub struct HyperdriveTransport {
-    hyperdrive: Hyperdrive,
+pub struct HyperdriveTransport<'a> {
+    env: &'a Env,
+    binding: &'a str,
     allow_password_without_tls: bool,
 }
 
-impl HyperdriveTransport {
-    /// Uses the given binding; `allow_password_without_tls` is the deployment's opt-in to
-    /// answering cleartext or MD5 password requests on an unencrypted, non-loopback path.
-    pub fn new(hyperdrive: Hyperdrive, allow_password_without_tls: bool) -> Self {
+impl<'a> HyperdriveTransport<'a> {
+    /// Uses the binding of this name, looked up at the first statement: a request that
+    /// never reaches the database (a 401, a 404) never pays for the lookup.
+    /// `allow_password_without_tls` is the deployment's opt-in to answering cleartext or MD5
+    /// password requests on an unencrypted, non-loopback path.
+    pub fn new(env: &'a Env, binding: &'a str, allow_password_without_tls: bool) -> Self {
         Self {
-            hyperdrive,
+            env,
+            binding,
             allow_password_without_tls,
         }
     }
@@ -68,9 +72,12 @@ impl HyperdriveTransport {
 }
 
 #[async_trait(?Send)]
-impl Transport for HyperdriveTransport {
+impl Transport for HyperdriveTransport<'_> {
     async fn query(&self, statement: &Statement) -> Result<Vec<Row>, StoreError> {
-        let url = ConnectionUrl::parse(&self.hyperdrive.connection_string()).map_err(|error| {
+        let hyperdrive = self.env.hyperdrive(self.binding).map_err(|error| {
+            StoreError::Internal(format!("Hyperdrive binding `{}`: {error}", self.binding))
+        })?;
+        let url = ConnectionUrl::parse(&hyperdrive.connection_string()).map_err(|error| {
             StoreError::Internal(format!("Hyperdrive's connection string: {}", error.0))
         })?;
         let endpoint = format!(

@@ -150,28 +150,25 @@ pub trait Transport {
     async fn query(&self, statement: &Statement) -> Result<Vec<Row>, StoreError>;
 }
 
-/// Opens the store the configuration selects. Nothing connects until the first call.
-pub fn open(database: &DatabaseConfig, env: &Env) -> Result<Box<dyn TaskStore>, StoreError> {
+/// The store the configuration selects. Nothing is looked up or connected until the first
+/// statement.
+pub fn open<'a>(database: &'a DatabaseConfig, env: &'a Env) -> Box<dyn TaskStore + 'a> {
     match database {
         DatabaseConfig::Hyperdrive {
             binding,
             allow_password_without_tls,
-        } => {
-            let hyperdrive = env.hyperdrive(binding).map_err(|error| {
-                StoreError::Internal(format!("Hyperdrive binding `{binding}`: {error}"))
-            })?;
-            Ok(Box::new(SqlStore::new(HyperdriveTransport::new(
-                hyperdrive,
-                *allow_password_without_tls,
-            ))))
-        }
+        } => Box::new(SqlStore::new(HyperdriveTransport::new(
+            env,
+            binding,
+            *allow_password_without_tls,
+        ))),
         DatabaseConfig::NeonHttp {
             endpoint,
             connection_string,
-        } => Ok(Box::new(SqlStore::new(NeonHttpTransport::new(
-            endpoint.clone(),
-            connection_string.expose().to_owned(),
-        )))),
+        } => Box::new(SqlStore::new(NeonHttpTransport::new(
+            endpoint,
+            connection_string.expose(),
+        ))),
     }
 }
 

@@ -51,14 +51,14 @@ extern "C" {
 }
 
 /// Reaches PostgreSQL through Neon's HTTP SQL endpoint.
-pub struct NeonHttpTransport {
-    endpoint: String,
-    connection_string: String,
+pub struct NeonHttpTransport<'a> {
+    endpoint: &'a str,
+    connection_string: &'a str,
 }
 
-impl NeonHttpTransport {
+impl<'a> NeonHttpTransport<'a> {
     /// Sends statements to `endpoint` for the database named by `connection_string`.
-    pub fn new(endpoint: String, connection_string: String) -> Self {
+    pub fn new(endpoint: &'a str, connection_string: &'a str) -> Self {
         Self {
             endpoint,
             connection_string,
@@ -67,13 +67,13 @@ impl NeonHttpTransport {
 }
 
 #[async_trait(?Send)]
-impl Transport for NeonHttpTransport {
+impl Transport for NeonHttpTransport<'_> {
     async fn query(&self, statement: &Statement) -> Result<Vec<Row>, StoreError> {
         let body = request_body(statement).to_string();
         let limit_ms = u32::try_from(STORAGE_TIMEOUT.as_millis()).unwrap_or(u32::MAX);
         let answer = JsFuture::from(post_query(
-            &self.endpoint,
-            &self.connection_string,
+            self.endpoint,
+            self.connection_string,
             &body,
             limit_ms,
         ))
