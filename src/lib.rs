@@ -19,6 +19,7 @@ pub mod cors;
 pub mod cursor;
 pub mod deadline;
 pub mod domain;
+pub mod driver;
 pub mod error;
 pub mod etag;
 pub mod feed;
@@ -32,13 +33,8 @@ pub mod routes;
 pub mod store;
 pub mod telemetry;
 
-use std::{
-    future::Future,
-    task::{Context as TaskContext, Poll, Waker},
-};
-
 use wasm_bindgen::prelude::*;
-use worker::{js_sys, wasm_bindgen_futures, web_sys, Date, Env};
+use worker::{js_sys, web_sys, Date, Env};
 
 pub use config::Config;
 use error::ApiError;
@@ -51,14 +47,12 @@ use telemetry::RequestLog;
 ///
 /// Exported directly rather than through worker's `#[event(fetch)]`, whose wrapper converts
 /// to and from worker's own request and response types, compiling them (and their streams)
-/// into the module for a conversion this worker never needs. The request's future is polled
-/// once right away: a request that needs no I/O (a 401, a 404, a preflight, a cached
-/// `/health`) is answered then, without the promise and microtask a spawned task costs.
-/// Anything else continues as a task whose first poll takes over from here; every future it
-/// awaits takes the waker of each poll, so the first poll's no-op waker is never kept.
+/// into the module for a conversion this worker never needs. [`driver::run`] polls the
+/// request's future: a request that needs no I/O (a 401, a 404, a preflight, a cached
+/// `/health`) is answered by this call, anything else by the promise it returns.
 #[wasm_bindgen]
 pub fn fetch(request: web_sys::Request, env: Env, _context: JsValue) -> JsValue {
-    let mut response = Box::pin(async move {
+    driver::run(async move {
         serve(Incoming::new(request), &env)
             .await
             .into_js()
@@ -70,19 +64,9 @@ pub fn fetch(request: web_sys::Request, env: Env, _context: JsValue) -> JsValue 
                     "the worker could not build its response",
                 ))
             })
-    });
-    match response
-        .as_mut()
-        .poll(&mut TaskContext::from_waker(Waker::noop()))
-    {
-        Poll::Ready(Ok(response)) => response,
-        Poll::Ready(Err(error)) => js_sys::Promise::reject(&error).into(),
-        Poll::Pending => wasm_bindgen_futures::future_to_promise(response).into(),
-    }
+    })
 }
 
-/// Serves one request. Every error becomes a problem response here; the only failure left is
-/// the runtime refusing to construct a response at all.
 async fn serve(request: Incoming, env: &Env) -> Reply {
     let started = Date::now().as_millis();
     let request_id = request
