@@ -6,8 +6,12 @@
 //! the row raises its version (a trigger), so the digest changes whenever a create, change or
 //! delete alters what this URL returns, without hashing the whole body (for a page of 100
 //! tasks that was a fifth of the request's CPU).
+//!
+//! The digest is MD5, as for S3's ETags: an entity tag needs only that different pages do not
+//! digest alike by accident (nobody chooses the ids and versions it covers, the API and the
+//! database do), and in software MD5 takes about half the cycles of SHA-256 per byte.
 
-use sha2::{Digest, Sha256};
+use md5::{Digest, Md5};
 
 use crate::{domain::Task, store::sql::Precondition};
 
@@ -18,18 +22,20 @@ pub fn for_version(version: &str) -> String {
 
 /// The strong ETag of a page of tasks with this next link.
 pub fn for_list(tasks: &[Task], link: Option<&str>) -> String {
-    let mut digest = Sha256::new();
+    let link = link.unwrap_or_default();
+    // Gathered first: one call into the digest instead of four a task.
+    let mut input = Vec::with_capacity(tasks.len() * 48 + link.len());
     for task in tasks {
         // Separators no id or version contains, so that no two pages digest alike.
-        digest.update(task.id.as_bytes());
-        digest.update(b":");
-        digest.update(task.version.as_bytes());
-        digest.update(b"\n");
+        input.extend_from_slice(task.id.as_bytes());
+        input.push(b':');
+        input.extend_from_slice(task.version.as_bytes());
+        input.push(b'\n');
     }
-    digest.update(link.unwrap_or_default().as_bytes());
+    input.extend_from_slice(link.as_bytes());
     format!(
         "\"l.{}\"",
-        crate::base64::url_encode(&digest.finalize()[..16])
+        crate::base64::url_encode(Md5::digest(&input).as_slice())
     )
 }
 

@@ -1,17 +1,27 @@
 // The JavaScript side of src/http.rs: reading the request and building the response, each in
 // one call from the wasm.
 
-// The headers the API reads, in the order of HEADERS in http.rs (a unit test compares them).
-const HEADERS = ['cf-ray', 'origin', 'authorization', 'content-type', 'content-length', 'if-match',
-  'if-none-match', 'idempotency-key'];
+// The headers every request reads, and those only a route's handler reads, each list in the
+// order of its namesake in http.rs (a unit test compares them).
+const FIRST_HEADERS = ['cf-ray', 'origin', 'authorization'];
+const ROUTE_HEADERS = ['content-type', 'content-length', 'if-match', 'if-none-match', 'idempotency-key'];
 
-// The method, the URL and those headers in one string: one call and one string to decode
-// instead of one per part. Line breaks cannot occur in any of them; NUL marks an absent header.
-export function requestParts(request) {
-  const headers = request.headers;
-  let parts = request.method + '\n' + request.url;
-  for (const name of HEADERS) parts += '\n' + (headers.get(name) ?? '\0');
+// Each header's value after a line break: one string to decode instead of one per header.
+// Line breaks cannot occur in a header value; NUL marks an absent header.
+function values(headers, names) {
+  let parts = '';
+  for (const name of names) parts += '\n' + (headers.get(name) ?? '\0');
   return parts;
+}
+
+// The method, the URL and the first headers, in one call.
+export function requestParts(request) {
+  return request.method + '\n' + request.url + values(request.headers, FIRST_HEADERS);
+}
+
+// The route's headers, in one call; without the leading line break.
+export function routeHeaders(request) {
+  return values(request.headers, ROUTE_HEADERS).slice(1);
 }
 
 export function respond(status, body, headers) {

@@ -5,6 +5,8 @@
 //! runtime builds on first access), and a response crosses once: status, headers and body in
 //! one call, instead of a call per header and more to assemble it.
 
+use std::cell::OnceCell;
+
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, wasm_bindgen_futures::JsFuture, web_sys};
 
@@ -12,6 +14,9 @@ use worker::{js_sys, wasm_bindgen_futures::JsFuture, web_sys};
 extern "C" {
     #[wasm_bindgen(js_name = requestParts)]
     fn request_parts(request: &web_sys::Request) -> String;
+
+    #[wasm_bindgen(js_name = routeHeaders)]
+    fn route_headers(request: &web_sys::Request) -> String;
 
     #[wasm_bindgen(catch)]
     fn respond(
@@ -24,12 +29,14 @@ extern "C" {
     fn read_body(request: &web_sys::Request, limit: u32) -> js_sys::Promise;
 }
 
-/// The request headers the API reads, fetched with the method and URL in one call. The
+/// The request headers every request reads, fetched with the method and URL in one call. The
 /// JavaScript of `requestParts` lists them again, in this order.
-const HEADERS: [&str; 8] = [
-    "cf-ray",
-    "origin",
-    "authorization",
+const FIRST_HEADERS: [&str; 3] = ["cf-ray", "origin", "authorization"];
+
+/// The request headers only a route's handler reads, fetched in one call when the first of
+/// them is asked for: a request refused before that (a 401, a 404) never reads them. The
+/// JavaScript of `routeHeaders` lists them again, in this order.
+const ROUTE_HEADERS: [&str; 5] = [
     "content-type",
     "content-length",
     "if-match",
@@ -42,7 +49,8 @@ pub struct Incoming {
     raw: web_sys::Request,
     method: String,
     url: String,
-    headers: Vec<Option<String>>,
+    first_headers: Vec<Option<String>>,
+    route_headers: OnceCell<Vec<Option<String>>>,
 }
 
 /// Why a body could not be read.
@@ -55,20 +63,19 @@ pub enum BodyError {
 }
 
 impl Incoming {
-    /// Wraps the runtime's request, reading its method, URL and [`HEADERS`].
+    /// Wraps the runtime's request, reading its method, URL and [`FIRST_HEADERS`].
     pub fn new(raw: web_sys::Request) -> Self {
         let parts = request_parts(&raw);
         let mut parts = parts.split('\n');
         let method = parts.next().unwrap_or_default().to_owned();
         let url = parts.next().unwrap_or_default().to_owned();
-        let headers = parts
-            .map(|value| (value != "\0").then(|| value.to_owned()))
-            .collect();
+        let first_headers = header_values(parts);
         Self {
             raw,
             method,
             url,
-            headers,
+            first_headers,
+            route_headers: OnceCell::new(),
         }
     }
 
@@ -88,13 +95,23 @@ impl Incoming {
         path_of(&self.url)
     }
 
-    /// A header's value, if the request has it. Only [`HEADERS`] are read.
+    /// A header's value, if the request has it. Only [`FIRST_HEADERS`] and [`ROUTE_HEADERS`]
+    /// are read.
     pub fn header(&self, name: &str) -> Option<String> {
-        let index = HEADERS
-            .iter()
-            .position(|known| known.eq_ignore_ascii_case(name));
-        debug_assert!(index.is_some(), "{name} is not in HEADERS");
-        self.headers.get(index?)?.clone()
+        let position = |names: &[&str]| {
+            names
+                .iter()
+                .position(|known| known.eq_ignore_ascii_case(name))
+        };
+        if let Some(index) = position(&FIRST_HEADERS) {
+            return self.first_headers.get(index)?.clone();
+        }
+        let index = position(&ROUTE_HEADERS);
+        debug_assert!(index.is_some(), "{name} is not a header the API reads");
+        let route_headers = self
+            .route_headers
+            .get_or_init(|| header_values(route_headers(&self.raw).split('\n')));
+        route_headers.get(index?)?.clone()
     }
 
     /// The body, read to its end unless it grows past `limit` bytes.
@@ -108,6 +125,13 @@ impl Incoming {
         }
         Ok(js_sys::Uint8Array::unchecked_from_js(value).to_vec())
     }
+}
+
+/// Header values as `requestParts` and `routeHeaders` send them: NUL for an absent header.
+fn header_values<'a>(values: impl Iterator<Item = &'a str>) -> Vec<Option<String>> {
+    values
+        .map(|value| (value != "\0").then(|| value.to_owned()))
+        .collect()
 }
 
 /// The path of an absolute URL.
@@ -197,17 +221,18 @@ mod tests {
 
     #[test]
     fn the_javascript_reads_the_same_headers_in_the_same_order() {
-        let script = include_str!("http.js");
-        let list = script
-            .split_once("const HEADERS = [")
-            .and_then(|(_, rest)| rest.split_once("];"))
-            .map(|(list, _)| list)
-            .expect("http.js declares HEADERS");
-        let names: Vec<&str> = list
-            .split(',')
-            .map(|name| name.trim().trim_matches('\''))
-            .collect();
-        assert_eq!(names, HEADERS);
+        let listed = |constant: &str| -> Vec<String> {
+            include_str!("http.js")
+                .split_once(&format!("const {constant} = ["))
+                .and_then(|(_, rest)| rest.split_once("];"))
+                .map(|(list, _)| list)
+                .unwrap_or_else(|| panic!("http.js declares {constant}"))
+                .split(',')
+                .map(|name| name.trim().trim_matches('\'').to_owned())
+                .collect()
+        };
+        assert_eq!(listed("FIRST_HEADERS"), FIRST_HEADERS);
+        assert_eq!(listed("ROUTE_HEADERS"), ROUTE_HEADERS);
     }
 
     #[test]

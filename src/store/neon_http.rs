@@ -11,7 +11,7 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, wasm_bindgen_futures::JsFuture};
 
@@ -69,7 +69,7 @@ impl<'a> NeonHttpTransport<'a> {
 #[async_trait(?Send)]
 impl Transport for NeonHttpTransport<'_> {
     async fn query(&self, statement: &Statement) -> Result<Vec<Row>, StoreError> {
-        let body = request_body(statement).to_string();
+        let body = request_body(statement);
         let limit_ms = u32::try_from(STORAGE_TIMEOUT.as_millis()).unwrap_or(u32::MAX);
         let answer = JsFuture::from(post_query(
             self.endpoint,
@@ -91,18 +91,30 @@ impl Transport for NeonHttpTransport<'_> {
 }
 
 /// `{"query", "params"}`; booleans go as JSON booleans, which the proxy turns into `true` and
-/// `false` text, as PostgreSQL expects for a `::boolean` parameter.
-pub fn request_body(statement: &Statement) -> Value {
-    let params: Vec<Value> = statement
-        .params
-        .iter()
-        .map(|param| match param {
-            Param::Text(Some(text)) => Value::String(text.clone()),
-            Param::Bool(Some(flag)) => Value::Bool(*flag),
-            Param::Text(None) | Param::Bool(None) => Value::Null,
-        })
-        .collect();
-    json!({ "query": statement.text, "params": params })
+/// `false` text, as PostgreSQL expects for a `::boolean` parameter. Written straight out,
+/// without a JSON tree of copies first.
+pub fn request_body(statement: &Statement) -> String {
+    let mut body = Vec::with_capacity(statement.text.len() + 64);
+    // Strings and literals written into a Vec: this cannot fail.
+    body.extend_from_slice(b"{\"query\":");
+    let _ = serde_json::to_writer(&mut body, &statement.text);
+    body.extend_from_slice(b",\"params\":[");
+    for (index, param) in statement.params.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        match param {
+            Param::Text(Some(text)) => {
+                let _ = serde_json::to_writer(&mut body, text);
+            }
+            Param::Bool(Some(true)) => body.extend_from_slice(b"true"),
+            Param::Bool(Some(false)) => body.extend_from_slice(b"false"),
+            Param::Text(None) | Param::Bool(None) => body.extend_from_slice(b"null"),
+        }
+    }
+    body.extend_from_slice(b"]}");
+    // Only JSON text went in.
+    String::from_utf8(body).unwrap_or_default()
 }
 
 /// The part of a successful answer the worker reads. Parsed straight into rows rather than
@@ -169,6 +181,7 @@ pub fn decode_response(status: u16, body: &[u8]) -> Result<Vec<Row>, StoreError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn parameters_keep_their_json_types_and_nulls() {
@@ -180,9 +193,22 @@ mod tests {
                 Param::Text(None),
             ],
         };
+        let body: Value = serde_json::from_str(&request_body(&statement)).unwrap();
         assert_eq!(
-            request_body(&statement),
+            body,
             json!({ "query": "SELECT $1, $2, $3", "params": ["it's", true, null] })
+        );
+        let quoted = Statement {
+            text: "SELECT '\"\\'".to_owned(),
+            params: vec![
+                Param::Bool(Some(false)),
+                Param::Text(Some("a\"\n".to_owned())),
+            ],
+        };
+        let body: Value = serde_json::from_str(&request_body(&quoted)).unwrap();
+        assert_eq!(
+            body,
+            json!({ "query": "SELECT '\"\\'", "params": [false, "a\"\n"] })
         );
     }
 
