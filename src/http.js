@@ -25,9 +25,9 @@ export function routeHeaders(request) {
 }
 
 export function respond(status, body, headers) {
-  const init = new Headers();
+  const init = {};
   const parts = headers.split('\n');
-  for (let i = 0; i + 1 < parts.length; i += 2) init.set(parts[i], parts[i + 1]);
+  for (let i = 0; i + 1 < parts.length; i += 2) init[parts[i]] = parts[i + 1];
   return new Response(body ?? null, { status, headers: init });
 }
 
