@@ -233,7 +233,7 @@ pub async fn authorize(
             let hs256 = config.hs256.as_ref().ok_or(AuthError::KindNotAccepted(
                 "HS256 tokens signed with the shared secret",
             ))?;
-            hs256::verify(&jwt.parsed, hs256, now)?
+            hs256::verify(&jwt, hs256, now)?
         }
         Credential::Asymmetric(jwt) => {
             let jwks = config.jwks.as_ref().ok_or(AuthError::WrongAlgorithm)?;
