@@ -82,7 +82,7 @@ pub async fn handle(
             let query = ChangesQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .map_err(ApiError::Validation)?;
             let user = caller.user().as_str();
-            let now_ms = i64::try_from(worker::Date::now().as_millis()).unwrap_or(i64::MAX);
+            let now_ms = i64::try_from(crate::js::now_millis()).unwrap_or(i64::MAX);
             let after = match &query.since {
                 None => FeedPosition::start(now_ms),
                 Some(since) => config
@@ -216,7 +216,7 @@ async fn authorize(
 /// The runtime's clock. Read through `Date.now()` rather than chrono's clock feature, which
 /// would add its own JavaScript bindings to the wasm for the same number.
 fn now() -> chrono::DateTime<chrono::Utc> {
-    let millis = i64::try_from(worker::Date::now().as_millis()).unwrap_or(i64::MAX);
+    let millis = i64::try_from(crate::js::now_millis()).unwrap_or(i64::MAX);
     chrono::DateTime::from_timestamp_millis(millis)
         .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
 }

@@ -121,7 +121,7 @@ pub async fn readiness(store: &dyn TaskStore) -> Result<(), StoreError> {
 }
 
 fn now_ms() -> f64 {
-    worker::Date::now().as_millis() as f64
+    crate::js::now_millis() as f64
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub mod store;
 pub mod telemetry;
 
 use wasm_bindgen::prelude::*;
-use worker::{js_sys, web_sys, Date, Env};
+use worker::{js_sys, web_sys, Env};
 
 pub use config::Config;
 use error::ApiError;
@@ -68,7 +68,7 @@ pub fn fetch(request: web_sys::Request, env: Env, _context: JsValue) -> JsValue 
 }
 
 async fn serve(request: Incoming, env: &Env) -> Reply {
-    let started = Date::now().as_millis();
+    let started = js::now_millis();
     let request_id = request
         .header("cf-ray")
         .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
@@ -110,10 +110,7 @@ async fn serve(request: Incoming, env: &Env) -> Reply {
         }
     }
 
-    log.emit(
-        reply.status(),
-        Date::now().as_millis().saturating_sub(started),
-    );
+    log.emit(reply.status(), js::now_millis().saturating_sub(started));
     reply
 }
 

@@ -324,7 +324,7 @@ pub async fn verify(
 }
 
 async fn cached_or_fetched(url: &str, kid: &str) -> Result<Jwk, JwksError> {
-    let now_ms = worker::Date::now().as_millis() as f64;
+    let now_ms = crate::js::now_millis() as f64;
     let decision = CACHE.with(|cache| cache.borrow().decide(kid, now_ms));
     match decision {
         Decision::Use(key) => Ok(key),
