@@ -16,6 +16,7 @@ use crate::{
     },
     cors::{AllowedOrigins, Cors},
     cursor::CursorKey,
+    net::{http_host, is_loopback},
     store::postgres::url::ConnectionUrl,
 };
 
@@ -321,21 +322,11 @@ fn neon_endpoint_for_host(host: &str) -> Result<String, ConfigError> {
 /// `NEON_HTTP_ENDPOINT` must be https, except to a loopback address (the local stand-in): the
 /// request carries the connection string with its password.
 fn checked_endpoint(endpoint: String) -> Result<String, ConfigError> {
-    let loopback = [
-        "http://127.0.0.1:",
-        "http://127.0.0.1/",
-        "http://localhost:",
-        "http://localhost/",
-        "http://[::1]:",
-        "http://[::1]/",
-    ];
-    if endpoint.starts_with("https://")
-        || loopback.iter().any(|prefix| endpoint.starts_with(prefix))
-    {
+    if endpoint.starts_with("https://") || http_host(&endpoint).is_some_and(is_loopback) {
         Ok(endpoint)
     } else {
         Err(ConfigError(
-            "NEON_HTTP_ENDPOINT must be an https:// URL (plain http is accepted only to 127.0.0.1, localhost or [::1])".to_owned(),
+            "NEON_HTTP_ENDPOINT must be an https:// URL (plain http is accepted only to a loopback host: 127.x.x.x, localhost or [::1], without userinfo)".to_owned(),
         ))
     }
 }
@@ -706,6 +697,8 @@ mod tests {
         for endpoint in [
             "http://127.0.0.1.evil.example/sql",
             "http://localhost.evil.example/sql",
+            "http://127.0.0.1:80@evil.example/sql",
+            "http://localhost@evil.example/sql",
             "ftp://x/sql",
         ] {
             assert!(checked_endpoint(endpoint.to_owned()).is_err(), "{endpoint}");
