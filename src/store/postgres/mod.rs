@@ -439,32 +439,34 @@ fn refuse_password(code: u32) -> StoreError {
     ))
 }
 
-/// A DataRow: a count, then each value as a length (-1 for NULL) and its text.
-fn decode_row(mut body: BytesMut) -> Result<Row, StoreError> {
+/// A DataRow: a count, then each value as a length (-1 for NULL) and its text. Read by
+/// offset over the message's bytes: a page is a thousand values.
+fn decode_row(body: BytesMut) -> Result<Row, StoreError> {
     let malformed = || StoreError::Internal("a malformed DataRow from the database".to_owned());
-    if body.len() < 2 {
-        return Err(malformed());
-    }
-    let columns = body.get_u16() as usize;
+    let mut rest: &[u8] = &body;
+    let mut take = |count: usize| -> Result<&[u8], StoreError> {
+        if rest.len() < count {
+            return Err(malformed());
+        }
+        let (taken, after) = rest.split_at(count);
+        rest = after;
+        Ok(taken)
+    };
+    let count = take(2)?;
+    let columns = u16::from_be_bytes([count[0], count[1]]) as usize;
     let mut row = Vec::with_capacity(columns);
     for _ in 0..columns {
-        if body.len() < 4 {
-            return Err(malformed());
-        }
-        let length = body.get_i32();
-        if length < 0 {
+        let length = take(4)?;
+        let length = i32::from_be_bytes([length[0], length[1], length[2], length[3]]);
+        let Ok(length) = usize::try_from(length) else {
+            // -1: NULL.
             row.push(None);
             continue;
-        }
-        let length = length as usize;
-        if body.len() < length {
-            return Err(malformed());
-        }
-        let value = body.split_to(length);
-        let text = String::from_utf8(value.to_vec()).map_err(|_| {
+        };
+        let text = std::str::from_utf8(take(length)?).map_err(|_| {
             StoreError::Internal("a value from the database is not UTF-8".to_owned())
         })?;
-        row.push(Some(text));
+        row.push(Some(text.to_owned()));
     }
     Ok(row)
 }

@@ -430,3 +430,28 @@ fn terminate_is_what_the_codec_encodes() {
     frontend::terminate(&mut encoded);
     assert_eq!(&encoded[..], &TERMINATE[..]);
 }
+
+#[test]
+fn a_data_row_decodes_text_nulls_and_empty_values_and_refuses_a_short_one() {
+    let mut body = BytesMut::new();
+    body.extend_from_slice(&3u16.to_be_bytes());
+    body.extend_from_slice(&2i32.to_be_bytes());
+    body.extend_from_slice("é".as_bytes());
+    body.extend_from_slice(&(-1i32).to_be_bytes());
+    body.extend_from_slice(&0i32.to_be_bytes());
+    assert_eq!(
+        decode_row(body.clone()).unwrap(),
+        [Some("é".to_owned()), None, Some(String::new())]
+    );
+    for cut in 1..body.len() {
+        let mut short = body.clone();
+        short.truncate(cut);
+        // Every cut leaves a length or a value unfinished.
+        assert!(decode_row(short).is_err(), "cut at {cut}");
+    }
+    let mut latin1 = BytesMut::new();
+    latin1.extend_from_slice(&1u16.to_be_bytes());
+    latin1.extend_from_slice(&1i32.to_be_bytes());
+    latin1.extend_from_slice(&[0xe9]);
+    assert!(decode_row(latin1).is_err());
+}
