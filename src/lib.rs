@@ -68,6 +68,8 @@ pub fn fetch(request: web_sys::Request, env: Env, _context: JsValue) -> JsValue 
     })
 }
 
+/// Serves one request. Every error becomes a problem response here; the only failure left is
+/// the runtime refusing to construct a response at all.
 async fn serve(request: Incoming, env: &Env) -> Reply {
     let started = js::now_millis();
     let request_id = request
