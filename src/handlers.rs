@@ -233,7 +233,7 @@ fn with_etag(task: &Task) -> Result<Reply, ApiError> {
 
 /// 304: the client's copy (If-None-Match) is current.
 fn not_modified(etag: &str) -> Result<Reply, ApiError> {
-    Ok(response::empty(304).with("ETag", etag))
+    Ok(response::empty(304).with("ETag", etag.to_owned()))
 }
 
 fn content_type(request: &Incoming) -> Option<String> {

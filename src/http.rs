@@ -5,7 +5,7 @@
 //! runtime builds on first access), and a response crosses once: status, headers and body in
 //! one call, instead of a call per header and more to assemble it.
 
-use std::cell::OnceCell;
+use std::{borrow::Cow, cell::OnceCell};
 
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, wasm_bindgen_futures::JsFuture, web_sys};
@@ -150,7 +150,8 @@ fn path_of(url: &str) -> &str {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     status: u16,
-    headers: Vec<(&'static str, String)>,
+    /// Most values are constants (`no-store`, `Origin`, a content type): borrowed, not copied.
+    headers: Vec<(&'static str, Cow<'static, str>)>,
     body: Option<Vec<u8>>,
 }
 
@@ -174,11 +175,11 @@ impl Reply {
         self.headers
             .iter()
             .find(|(existing, _)| existing.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+            .map(|(_, value)| value.as_ref())
     }
 
     /// Sets a header, replacing any value it had.
-    pub fn set(&mut self, name: &'static str, value: impl Into<String>) {
+    pub fn set(&mut self, name: &'static str, value: impl Into<Cow<'static, str>>) {
         let value = value.into();
         match self
             .headers
@@ -191,7 +192,7 @@ impl Reply {
     }
 
     /// The response with a header set.
-    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    pub fn with(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
         self.set(name, value);
         self
     }
