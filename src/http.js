@@ -24,6 +24,9 @@ export function routeHeaders(request) {
   return values(request.headers, ROUTE_HEADERS).slice(1);
 }
 
+// The response in one call: the headers come as name and value lines (the names are the
+// worker's own constants) and go to the runtime as one init object, read in one go rather
+// than by a call per header.
 export function respond(status, body, headers) {
   const init = {};
   const parts = headers.split('\n');
@@ -31,6 +34,7 @@ export function respond(status, body, headers) {
   return new Response(body ?? null, { status, headers: init });
 }
 
+// The body, read to its end; null once it grows past `limit` bytes.
 export async function readBody(request, limit) {
   if (request.body === null) return new Uint8Array(0);
   const reader = request.body.getReader();
