@@ -4,6 +4,8 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::json::append;
+
 /// Longest accepted task title, in Unicode scalar values (not bytes).
 pub const TITLE_MAX_CHARS: usize = 200;
 /// Longest accepted task description, in Unicode scalar values (not bytes).
@@ -765,32 +767,24 @@ impl Task {
     /// thousand fields, and the generic serializer's per-field work was a sixth of the page's
     /// CPU.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let text = |out: &mut Vec<u8>, value: &str| {
-            // Writing a string into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, value);
-        };
-        let optional = |out: &mut Vec<u8>, value: &Option<String>| match value {
-            Some(value) => text(out, value),
-            None => out.extend_from_slice(b"null"),
-        };
         out.extend_from_slice(b"{\"id\":");
-        text(out, &self.id);
+        append(out, &self.id);
         out.extend_from_slice(b",\"user_id\":");
-        text(out, &self.user_id);
+        append(out, &self.user_id);
         out.extend_from_slice(b",\"title\":");
-        text(out, &self.title);
+        append(out, &self.title);
         out.extend_from_slice(b",\"description\":");
-        optional(out, &self.description);
+        append(out, &self.description);
         out.extend_from_slice(if self.completed {
             b",\"completed\":true,\"created_at\":"
         } else {
             b",\"completed\":false,\"created_at\":"
         });
-        text(out, &self.created_at);
+        append(out, &self.created_at);
         out.extend_from_slice(b",\"updated_at\":");
-        text(out, &self.updated_at);
+        append(out, &self.updated_at);
         out.extend_from_slice(b",\"due_date\":");
-        optional(out, &self.due_date);
+        append(out, &self.due_date);
         out.extend_from_slice(b",\"priority\":\"");
         out.extend_from_slice(self.priority.name().as_bytes());
         out.extend_from_slice(b"\",\"tags\":");

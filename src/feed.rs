@@ -11,6 +11,7 @@
 
 use crate::cursor::{FeedPosition, BEFORE_ANY_ID};
 use crate::domain::{write_task_array, Task};
+use crate::json;
 use crate::store::{Change, ChangesPage};
 
 /// How long deletions are remembered: a cursor older than this is answered with 410.
@@ -36,10 +37,9 @@ impl FeedPage {
         body.extend_from_slice(b"{\"tasks\":");
         write_task_array(&mut body, &self.tasks);
         body.extend_from_slice(b",\"deleted\":");
-        // Strings and a bool written into a Vec: this cannot fail.
-        let _ = serde_json::to_writer(&mut body, &self.deleted);
+        json::append(&mut body, &self.deleted);
         body.extend_from_slice(b",\"cursor\":");
-        let _ = serde_json::to_writer(&mut body, &self.cursor);
+        json::append(&mut body, &self.cursor);
         body.extend_from_slice(if self.has_more {
             b",\"has_more\":true}"
         } else {

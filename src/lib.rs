@@ -27,6 +27,7 @@ pub mod handlers;
 pub mod health;
 pub mod http;
 pub mod js;
+pub mod json;
 pub mod net;
 pub mod request;
 pub mod response;

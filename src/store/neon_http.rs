@@ -15,6 +15,8 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, wasm_bindgen_futures::JsFuture};
 
+use crate::json;
+
 use super::{
     classify_sqlstate, sql::Param, sql::Statement, Row, StoreError, Transport, STORAGE_TIMEOUT,
 };
@@ -95,21 +97,17 @@ impl Transport for NeonHttpTransport<'_> {
 /// without a JSON tree of copies first.
 pub fn request_body(statement: &Statement) -> String {
     let mut body = Vec::with_capacity(statement.text.len() + 64);
-    // Strings and literals written into a Vec: this cannot fail.
     body.extend_from_slice(b"{\"query\":");
-    let _ = serde_json::to_writer(&mut body, &statement.text);
+    json::append(&mut body, &statement.text);
     body.extend_from_slice(b",\"params\":[");
     for (index, param) in statement.params.iter().enumerate() {
         if index > 0 {
             body.push(b',');
         }
+        // NULL is `null` either way.
         match param {
-            Param::Text(Some(text)) => {
-                let _ = serde_json::to_writer(&mut body, text);
-            }
-            Param::Bool(Some(true)) => body.extend_from_slice(b"true"),
-            Param::Bool(Some(false)) => body.extend_from_slice(b"false"),
-            Param::Text(None) | Param::Bool(None) => body.extend_from_slice(b"null"),
+            Param::Text(text) => json::append(&mut body, text),
+            Param::Bool(flag) => json::append(&mut body, flag),
         }
     }
     body.extend_from_slice(b"]}");
