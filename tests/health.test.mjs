@@ -92,6 +92,7 @@ describe('misconfiguration', () => {
     // someone else's domain, or in cleartext.
     ['a DATABASE_URL that is not Neon without NEON_HTTP_ENDPOINT', { DATABASE_URL: 'postgres://u:p@db.example.com/db' }, /NEON_HTTP_ENDPOINT is not set/],
     ['a plain-http NEON_HTTP_ENDPOINT that is not loopback', { DATABASE_URL: 'postgres://u:p@ep-a.us-east-2.aws.neon.tech/db', NEON_HTTP_ENDPOINT: 'http://sql.example.com/sql' }, /NEON_HTTP_ENDPOINT must be an https/],
+    ['a plain-http NEON_HTTP_ENDPOINT whose loopback prefix is userinfo', { DATABASE_URL: 'postgres://u:p@ep-a.us-east-2.aws.neon.tech/db', NEON_HTTP_ENDPOINT: 'http://127.0.0.1:80@sql.example.com/sql' }, /NEON_HTTP_ENDPOINT must be an https/],
     ['ALLOWED_ORIGINS=* in production', { DB_TRANSPORT: 'carrier-pigeon', ALLOWED_ORIGINS: '*', ENVIRONMENT: 'production' }, /ENVIRONMENT is production/],
   ];
   for (const [name, vars, logged] of cases) {
