@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{check_claims, AuthError, ClaimRules, IdentityClaims, Jwt};
+use super::{check_claims, AuthError, ClaimRules, Jwt};
 use crate::domain::UserId;
 
 /// The only algorithm this path accepts. Naming it here, rather than trusting the token's
@@ -44,20 +44,15 @@ pub fn verify(
     config: &Hs256Config,
     now: DateTime<Utc>,
 ) -> Result<UserId, AuthError> {
-    let untrusted = &jwt.parsed;
-    if untrusted.algorithm() != ALGORITHM {
+    if jwt.algorithm() != ALGORITHM {
         return Err(AuthError::WrongAlgorithm);
     }
-    untrusted.header().other_fields.check()?;
-    // What the signature covers: the header and the payload as sent, up to the last dot.
-    let (signed, _) = jwt.text.rsplit_once('.').ok_or(AuthError::Malformed)?;
+    jwt.refuse_critical()?;
     let mut mac = config.keyed.clone();
-    mac.update(signed.as_bytes());
-    mac.verify_slice(untrusted.signature_bytes())
+    mac.update(jwt.signing_input());
+    mac.verify_slice(jwt.signature())
         .map_err(|_| AuthError::BadSignature)?;
-    let claims = untrusted
-        .deserialize_claims_unchecked::<IdentityClaims>()
-        .map_err(|_| AuthError::MalformedClaims)?;
+    let claims = jwt.claims()?;
     check_claims(&claims, &config.rules, now)
 }
 
@@ -67,7 +62,7 @@ mod tests {
     use crate::auth::CLOCK_LEEWAY_SECONDS;
     use jwt_compact::{
         alg::{Hs256, Hs256Key, Hs384},
-        AlgorithmExt, Claims, Header, UntrustedToken,
+        AlgorithmExt, Claims, Header,
     };
     use serde_json::{json, Value};
 
@@ -92,16 +87,8 @@ mod tests {
         json!({ "sub": "user-1", "exp": now().timestamp() + 600 })
     }
 
-    fn parse(token: &str) -> Result<Jwt<'_>, AuthError> {
-        let parsed = UntrustedToken::try_from(token).map_err(|_| AuthError::Malformed)?;
-        Ok(Jwt {
-            text: token,
-            parsed,
-        })
-    }
-
     fn verify(token: &str) -> Result<UserId, AuthError> {
-        super::verify(&parse(token)?, &config(), now())
+        super::verify(&Jwt::parse(token)?, &config(), now())
     }
 
     /// Base64url without padding, as JWT segments are encoded.
@@ -237,7 +224,7 @@ mod tests {
                 audience: audience.map(str::to_owned),
             };
             super::verify(
-                &parse(&token).unwrap(),
+                &Jwt::parse(&token).unwrap(),
                 &Hs256Config::new(SECRET, rules),
                 now(),
             )
@@ -256,7 +243,7 @@ mod tests {
             "a token minted for some audience does not open an API that expects none"
         );
         let no_audience = sign(json!({ "sub": "u", "exp": exp }), SECRET);
-        assert!(super::verify(&parse(&no_audience).unwrap(), &config(), now()).is_ok());
+        assert!(super::verify(&Jwt::parse(&no_audience).unwrap(), &config(), now()).is_ok());
     }
 
     #[test]

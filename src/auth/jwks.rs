@@ -16,10 +16,9 @@ use wasm_bindgen::prelude::*;
 use worker::{js_sys, wasm_bindgen_futures::JsFuture};
 
 use chrono::{DateTime, Utc};
-use jwt_compact::UntrustedToken;
 use serde_json::{json, Value};
 
-use super::{check_claims, webcrypto, AuthError, ClaimRules, ExtraHeader, IdentityClaims, Jwt};
+use super::{check_claims, webcrypto, AuthError, ClaimRules, Jwt};
 use crate::domain::UserId;
 
 #[wasm_bindgen(inline_js = r#"
@@ -259,30 +258,19 @@ impl From<AuthError> for JwksError {
 }
 
 /// The parts of a token checked before its key is needed.
+#[derive(Debug)]
 struct Parsed<'a> {
-    untrusted: &'a UntrustedToken<'a, ExtraHeader>,
     algorithm: Algorithm,
-    kid: String,
+    kid: &'a str,
 }
 
-fn parse_token<'a>(
-    untrusted: &'a UntrustedToken<'a, ExtraHeader>,
-    config: &JwksConfig,
-) -> Result<Parsed<'a>, AuthError> {
-    let algorithm = Algorithm::parse(untrusted.algorithm())
+fn parse_token<'a>(jwt: &'a Jwt<'_>, config: &JwksConfig) -> Result<Parsed<'a>, AuthError> {
+    let algorithm = Algorithm::parse(jwt.algorithm())
         .filter(|algorithm| config.algorithms.contains(algorithm))
         .ok_or(AuthError::WrongAlgorithm)?;
-    untrusted.header().other_fields.check()?;
-    let kid = untrusted
-        .header()
-        .key_id
-        .clone()
-        .ok_or(AuthError::MissingKeyId)?;
-    Ok(Parsed {
-        untrusted,
-        algorithm,
-        kid,
-    })
+    jwt.refuse_critical()?;
+    let kid = jwt.key_id().ok_or(AuthError::MissingKeyId)?;
+    Ok(Parsed { algorithm, kid })
 }
 
 /// Verifies a JWT-plugin token and returns the user it speaks for.
@@ -291,36 +279,30 @@ pub async fn verify(
     config: &JwksConfig,
     now: DateTime<Utc>,
 ) -> Result<UserId, JwksError> {
-    let token = jwt.text;
-    let parsed = parse_token(&jwt.parsed, config)?;
+    let parsed = parse_token(jwt, config)?;
     let key = match &config.source {
         JwksSource::Inline(keys) => keys
             .iter()
             .find(|key| key.kid == parsed.kid)
             .cloned()
             .ok_or(AuthError::UnknownKey)?,
-        JwksSource::Url(url) => cached_or_fetched(url, &parsed.kid).await?,
+        JwksSource::Url(url) => cached_or_fetched(url, parsed.kid).await?,
     };
     if !key.fits(parsed.algorithm) {
         return Err(AuthError::KeyMismatch.into());
     }
-    let signing_input = &token[..token.rfind('.').unwrap_or(0)];
     let genuine = webcrypto::verify(
         &key.public,
         parsed.algorithm.name(),
-        signing_input.as_bytes(),
-        parsed.untrusted.signature_bytes(),
+        jwt.signing_input(),
+        jwt.signature(),
     )
     .await
     .map_err(|_| AuthError::KeyMismatch)?;
     if !genuine {
         return Err(AuthError::BadSignature.into());
     }
-    let claims = parsed
-        .untrusted
-        .deserialize_claims_unchecked::<IdentityClaims>()
-        .map_err(|_| AuthError::MalformedClaims)?;
-    Ok(check_claims(&claims, &config.rules, now)?)
+    Ok(check_claims(&jwt.claims()?, &config.rules, now)?)
 }
 
 async fn cached_or_fetched(url: &str, kid: &str) -> Result<Jwk, JwksError> {
@@ -424,8 +406,8 @@ mod tests {
         assert!(!pinned.fits(Algorithm::PS256), "a key's own alg wins");
     }
 
-    fn untrusted(token: &str) -> UntrustedToken<'_, ExtraHeader> {
-        UntrustedToken::try_from(token).unwrap()
+    fn parsed(token: &str) -> Jwt<'_> {
+        Jwt::parse(token).unwrap()
     }
 
     fn token(header: &str) -> String {
@@ -443,9 +425,9 @@ mod tests {
     #[test]
     fn the_accepted_algorithms_come_from_configuration_not_the_token() {
         let ed = token(r#"{"alg":"EdDSA","kid":"ed-1"}"#);
-        assert!(parse_token(&untrusted(&ed), &config(Algorithm::ALL.to_vec())).is_ok());
+        assert!(parse_token(&parsed(&ed), &config(Algorithm::ALL.to_vec())).is_ok());
         assert_eq!(
-            parse_token(&untrusted(&ed), &config(vec![Algorithm::RS256])).err(),
+            parse_token(&parsed(&ed), &config(vec![Algorithm::RS256])).err(),
             Some(AuthError::WrongAlgorithm)
         );
         for header in [
@@ -453,14 +435,14 @@ mod tests {
             r#"{"alg":"HS256","kid":"ed-1"}"#,
         ] {
             assert_eq!(
-                parse_token(&untrusted(&token(header)), &config(Algorithm::ALL.to_vec())).err(),
+                parse_token(&parsed(&token(header)), &config(Algorithm::ALL.to_vec())).err(),
                 Some(AuthError::WrongAlgorithm),
                 "{header}"
             );
         }
         assert_eq!(
             parse_token(
-                &untrusted(&token(r#"{"alg":"EdDSA"}"#)),
+                &parsed(&token(r#"{"alg":"EdDSA"}"#)),
                 &config(Algorithm::ALL.to_vec())
             )
             .err(),
@@ -468,7 +450,7 @@ mod tests {
         );
         assert_eq!(
             parse_token(
-                &untrusted(&token(r#"{"alg":"EdDSA","kid":"ed-1","crit":["b64"]}"#)),
+                &parsed(&token(r#"{"alg":"EdDSA","kid":"ed-1","crit":["b64"]}"#)),
                 &config(Algorithm::ALL.to_vec())
             )
             .err(),

@@ -15,6 +15,7 @@
 
 pub mod hs256;
 pub mod jwks;
+pub mod jwt;
 pub mod session;
 mod webcrypto;
 
@@ -24,6 +25,7 @@ use serde::Deserialize;
 
 use crate::domain::UserId;
 pub use jwks::JwksConfig;
+pub use jwt::Jwt;
 pub use session::{SessionSchema, SessionToken};
 
 /// How far `exp` and `nbf` may be off, for clock skew between the issuer and the edge.
@@ -90,24 +92,6 @@ pub enum Credential<'a> {
     /// A session token, `<token>.<signature>`, percent-decoded when it came encoded.
     Session(String),
 }
-
-/// A JWT as sent, and parsed once (header decoded, signature split off), not yet trusted.
-#[derive(Debug)]
-pub struct Jwt<'a> {
-    /// The token's text.
-    pub text: &'a str,
-    /// The token, parsed; nothing in it is verified.
-    pub parsed: jwt_compact::UntrustedToken<'a, ExtraHeader>,
-}
-
-/// Two credentials are the same if their text is.
-impl PartialEq for Jwt<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
-    }
-}
-
-impl Eq for Jwt<'_> {}
 
 /// Why a request was not authenticated. Each variant's message is the 401's `detail`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,13 +257,8 @@ pub fn classify(header: Option<&str>) -> Result<Credential<'_>, AuthError> {
     let token = bearer_token(header).ok_or(AuthError::NotBearer)?;
     match token.matches('.').count() {
         2 => {
-            let parsed = jwt_compact::UntrustedToken::<ExtraHeader>::try_from(token)
-                .map_err(|_| AuthError::Malformed)?;
-            let jwt = Jwt {
-                text: token,
-                parsed,
-            };
-            Ok(if jwt.parsed.algorithm() == "HS256" {
+            let jwt = Jwt::parse(token)?;
+            Ok(if jwt.algorithm() == "HS256" {
                 Credential::Hs256(jwt)
             } else {
                 Credential::Asymmetric(jwt)
@@ -395,23 +374,6 @@ pub fn check_claims(
     UserId::parse(user).ok_or(AuthError::NoUserId)
 }
 
-/// The extra header fields read beyond jwt-compact's: `crit` must be refused when present
-/// (RFC 7515 section 4.1.11), since no extension is understood here.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ExtraHeader {
-    crit: Option<serde_json::Value>,
-}
-
-impl ExtraHeader {
-    /// Refuses a header with critical extensions.
-    pub fn check(&self) -> Result<(), AuthError> {
-        match self.crit {
-            None => Ok(()),
-            Some(_) => Err(AuthError::CriticalHeader),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,11 +382,11 @@ mod tests {
     fn credentials_are_sorted_by_shape_and_alg() {
         let hs = "eyJhbGciOiJIUzI1NiJ9.e30.c2ln";
         let header = format!("Bearer {hs}");
-        assert!(matches!(classify(Some(&header)), Ok(Credential::Hs256(jwt)) if jwt.text == hs));
+        assert!(matches!(classify(Some(&header)), Ok(Credential::Hs256(jwt)) if jwt.text() == hs));
         let ed = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsifQ.e30.c2ln";
         let header = format!("bearer {ed}");
         assert!(
-            matches!(classify(Some(&header)), Ok(Credential::Asymmetric(jwt)) if jwt.text == ed)
+            matches!(classify(Some(&header)), Ok(Credential::Asymmetric(jwt)) if jwt.text() == ed)
         );
         assert_eq!(
             classify(Some("Bearer abc123.c2lnbmF0dXJl")),
