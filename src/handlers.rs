@@ -196,7 +196,7 @@ async fn authorize(
     log: &mut RequestLog,
 ) -> Result<Caller, ApiError> {
     let header = request.header("authorization");
-    match auth::authorize(header.as_deref(), path_user, &config.auth, now()).await {
+    match auth::authorize(header.as_deref(), path_user, &config.auth, arrival(log)).await {
         Ok(caller) => {
             log.user_id = Some(caller.user().as_str().to_owned());
             Ok(caller)
@@ -213,10 +213,11 @@ async fn authorize(
     }
 }
 
-/// The runtime's clock. Read through `Date.now()` rather than chrono's clock feature, which
-/// would add its own JavaScript bindings to the wasm for the same number.
-fn now() -> chrono::DateTime<chrono::Utc> {
-    let millis = i64::try_from(crate::js::now_millis()).unwrap_or(i64::MAX);
+/// The request's arrival as a date, which tokens are checked against: authorization is each
+/// route's first step, and the runtime's clock stands still until a request's first I/O, so
+/// a fresh read of the clock would give the same time.
+fn arrival(log: &RequestLog) -> chrono::DateTime<chrono::Utc> {
+    let millis = i64::try_from(log.arrived_ms()).unwrap_or(i64::MAX);
     chrono::DateTime::from_timestamp_millis(millis)
         .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
 }

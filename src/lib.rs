@@ -75,12 +75,12 @@ async fn serve(request: Incoming, env: &Env) -> Reply {
     let started = js::now_millis();
     let request_id = request
         .header("cf-ray")
-        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+        .unwrap_or_else(|| telemetry::generated_request_id(started));
     let origin = request.header("origin");
     // The raw method: methods outside the standard set (QUERY, PROPFIND…) must reach the
     // router as they are, to be answered 405 rather than served as reads.
     let method = request.method().to_owned();
-    let mut log = RequestLog::new(request_id.clone(), method.clone());
+    let mut log = RequestLog::new(request_id.clone(), method.clone(), started);
 
     let resolution = routes::resolve(&method, request.path());
     // A preflight's response carries its own CORS headers; every other response gets them below.
@@ -114,7 +114,7 @@ async fn serve(request: Incoming, env: &Env) -> Reply {
         }
     }
 
-    log.emit(reply.status(), js::now_millis().saturating_sub(started));
+    log.emit(reply.status(), js::now_millis());
     reply
 }
 

@@ -4,6 +4,8 @@
 //! request body or SQL parameter is ever written; causes are logged only for 5xx errors, and
 //! those come from the storage layer and configuration, never from request headers.
 
+use std::cell::RefCell;
+
 use serde::Serialize;
 
 /// The access-log line of one request.
@@ -24,12 +26,16 @@ pub struct RequestLog {
     pub duration_ms: u64,
     /// The authenticated user, once known.
     pub user_id: Option<String>,
+    /// When the request arrived, in milliseconds since the epoch.
+    #[serde(skip)]
+    arrived_ms: u64,
 }
 
 impl RequestLog {
-    /// Starts the log line of a request.
-    pub fn new(request_id: String, method: String) -> Self {
+    /// Starts the log line of a request that arrived at `arrived_ms`.
+    pub fn new(request_id: String, method: String, arrived_ms: u64) -> Self {
         Self {
+            arrived_ms,
             level: "info",
             request_id,
             method,
@@ -40,10 +46,16 @@ impl RequestLog {
         }
     }
 
-    /// Writes the access-log line.
-    pub fn emit(mut self, status: u16, duration_ms: u64) {
+    /// When the request arrived, in milliseconds since the epoch: the clock handlers check
+    /// tokens against, read once per request.
+    pub fn arrived_ms(&self) -> u64 {
+        self.arrived_ms
+    }
+
+    /// Writes the access-log line of a request answered at `answered_ms`.
+    pub fn emit(mut self, status: u16, answered_ms: u64) {
         self.status = status;
-        self.duration_ms = duration_ms;
+        self.duration_ms = answered_ms.saturating_sub(self.arrived_ms);
         self.level = match status {
             500.. => "error",
             400.. => "warn",
@@ -75,6 +87,51 @@ impl RequestLog {
     }
 }
 
+/// The id of a request Cloudflare gave no `cf-ray` (a local run, a self-hosted workerd): a
+/// UUIDv7 of its arrival, in the simple form.
+pub fn generated_request_id(arrived_ms: u64) -> String {
+    let random = RANDOM.with_borrow_mut(RandomPool::take);
+    uuid::Builder::from_unix_timestamp_millis(arrived_ms, &random)
+        .into_uuid()
+        .simple()
+        .to_string()
+}
+
+/// The random bits of a UUIDv7 after its timestamp.
+const RANDOM_BITS_BYTES: usize = 10;
+
+/// Bytes from the runtime's CSPRNG, fetched a batch at a time: a `crypto.getRandomValues`
+/// call costs more than the id it seeds, and a request id needs to be unique, not secret.
+struct RandomPool {
+    bytes: [u8; RANDOM_BITS_BYTES * 64],
+    used: usize,
+}
+
+thread_local! {
+    static RANDOM: RefCell<RandomPool> = const {
+        RefCell::new(RandomPool {
+            bytes: [0; RANDOM_BITS_BYTES * 64],
+            used: RANDOM_BITS_BYTES * 64,
+        })
+    };
+}
+
+impl RandomPool {
+    fn take(&mut self) -> [u8; RANDOM_BITS_BYTES] {
+        if self.used == self.bytes.len() {
+            // It cannot fail where the worker runs: SCRAM and task ids need the same source,
+            // so a runtime without one serves nothing. Were it to fail, ids would repeat
+            // their random bits but still differ by arrival time.
+            let _ = getrandom::fill(&mut self.bytes);
+            self.used = 0;
+        }
+        let mut random = [0; RANDOM_BITS_BYTES];
+        random.copy_from_slice(&self.bytes[self.used..self.used + RANDOM_BITS_BYTES]);
+        self.used += RANDOM_BITS_BYTES;
+        random
+    }
+}
+
 /// Logs a failure outside any request's log line.
 pub fn error_line(message: &str, cause: &str) {
     write_line(&serde_json::json!({
@@ -86,7 +143,35 @@ pub fn error_line(message: &str, cause: &str) {
 
 fn write_line<T: Serialize>(line: &T) {
     if let Ok(text) = serde_json::to_string(line) {
-        // Straight to the console: `console_log!` would format the line into another copy.
-        worker::web_sys::console::log_1(&wasm_bindgen::JsValue::from_str(&text));
+        console_log(&text);
+    }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `console.log` of one string, which crosses as it is: `console_log!` would format it
+    /// into another copy, and web-sys's `log_1` takes a `JsValue`, one more call to make.
+    #[wasm_bindgen(js_namespace = console, js_name = log)]
+    fn console_log(line: &str);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_request_ids_are_uuid_v7_of_the_arrival_and_never_repeat() {
+        let arrived_ms = 1_800_000_000_123;
+        // More ids than one batch of random bytes holds, all in the same millisecond.
+        let ids: Vec<String> = (0..200).map(|_| generated_request_id(arrived_ms)).collect();
+        for id in &ids {
+            let uuid = uuid::Uuid::try_parse(id).unwrap();
+            assert_eq!(id.len(), 32, "the simple form: {id}");
+            assert_eq!(uuid.get_version_num(), 7);
+            let (seconds, nanos) = uuid.get_timestamp().unwrap().to_unix();
+            assert_eq!(seconds * 1000 + u64::from(nanos) / 1_000_000, arrived_ms);
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
     }
 }
