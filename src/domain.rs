@@ -4,7 +4,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::json::append;
+use crate::json::{append_optional_str, append_str};
 
 /// Longest accepted task title, in Unicode scalar values (not bytes).
 pub const TITLE_MAX_CHARS: usize = 200;
@@ -768,23 +768,23 @@ impl Task {
     /// CPU.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"id\":");
-        append(out, &self.id);
+        append_str(out, &self.id);
         out.extend_from_slice(b",\"user_id\":");
-        append(out, &self.user_id);
+        append_str(out, &self.user_id);
         out.extend_from_slice(b",\"title\":");
-        append(out, &self.title);
+        append_str(out, &self.title);
         out.extend_from_slice(b",\"description\":");
-        append(out, &self.description);
+        append_optional_str(out, self.description.as_deref());
         out.extend_from_slice(if self.completed {
             b",\"completed\":true,\"created_at\":"
         } else {
             b",\"completed\":false,\"created_at\":"
         });
-        append(out, &self.created_at);
+        append_str(out, &self.created_at);
         out.extend_from_slice(b",\"updated_at\":");
-        append(out, &self.updated_at);
+        append_str(out, &self.updated_at);
         out.extend_from_slice(b",\"due_date\":");
-        append(out, &self.due_date);
+        append_optional_str(out, self.due_date.as_deref());
         out.extend_from_slice(b",\"priority\":\"");
         out.extend_from_slice(self.priority.name().as_bytes());
         out.extend_from_slice(b"\",\"tags\":");

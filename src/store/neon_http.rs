@@ -98,15 +98,14 @@ impl Transport for NeonHttpTransport<'_> {
 pub fn request_body(statement: &Statement) -> String {
     let mut body = Vec::with_capacity(statement.text.len() + 64);
     body.extend_from_slice(b"{\"query\":");
-    json::append(&mut body, &statement.text);
+    json::append_str(&mut body, &statement.text);
     body.extend_from_slice(b",\"params\":[");
     for (index, param) in statement.params.iter().enumerate() {
         if index > 0 {
             body.push(b',');
         }
-        // NULL is `null` either way.
         match param {
-            Param::Text(text) => json::append(&mut body, text),
+            Param::Text(text) => json::append_optional_str(&mut body, text.as_deref()),
             Param::Bool(flag) => json::append(&mut body, flag),
         }
     }
