@@ -4,22 +4,31 @@
 // A trap in the wasm (an abort, a panic with panic=abort) leaves its memory in an undefined
 // state. The worker crate flags that in a shared state object; the next request then resets the
 // module (wasm-bindgen's reset-state function) instead of running on corrupt memory.
+//
+// Not an async function: a request answered without I/O (a 401, a 404) comes back from the
+// wasm as a Response, and goes to the runtime as one, with no promise made for it.
 
 import * as wasm from './index.js';
 
 const state = wasm.__worker_init_state();
 
+function flagTrap(error) {
+  if (error instanceof WebAssembly.RuntimeError) state.criticalError = true;
+  throw error;
+}
+
 export default {
-  async fetch(request, env, ctx) {
+  fetch(request, env, ctx) {
     if (state.criticalError) {
       wasm.__wbg_reset_state();
       state.criticalError = false;
     }
+    let answer;
     try {
-      return await wasm.fetch(request, env, ctx);
+      answer = wasm.fetch(request, env, ctx);
     } catch (error) {
-      if (error instanceof WebAssembly.RuntimeError) state.criticalError = true;
-      throw error;
+      flagTrap(error);
     }
+    return answer instanceof Promise ? answer.catch(flagTrap) : answer;
   },
 };
