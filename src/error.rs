@@ -4,9 +4,9 @@
 //! errors carry their cause for the log only; the body gets a generic sentence, so no SQL,
 //! database message, stack or secret can reach a response.
 
-use serde::Serialize;
+use std::borrow::Cow;
 
-use crate::{auth::AuthError, domain::FieldError, routes::Allowed, store::StoreError};
+use crate::{auth::AuthError, domain::FieldError, json, routes::Allowed, store::StoreError};
 
 /// Problem types are `tag:` URIs (RFC 4151), as RFC 9457 suggests for identifiers that are
 /// stable for programs to switch on but not meant to be dereferenced.
@@ -58,10 +58,9 @@ pub enum ApiError {
 }
 
 /// An RFC 9457 problem document.
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Problem {
-    /// A stable identifier of the kind of problem, for programs to switch on.
-    #[serde(rename = "type")]
+    /// A stable identifier of the kind of problem, for programs to switch on (`type`).
     pub kind: &'static str,
     /// A short summary of the kind of problem.
     pub title: &'static str,
@@ -70,8 +69,29 @@ pub struct Problem {
     /// A sentence about this occurrence, for a person.
     pub detail: String,
     /// Field-level failures; present on every 400, absent otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+}
+
+impl Problem {
+    /// The document's JSON: `type`, `title`, `status`, `detail`, and `errors` when there are
+    /// any. Written by hand: it goes out with every refused request, a 401 included.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(160 + self.detail.len());
+        body.extend_from_slice(b"{\"type\":");
+        json::append_str(&mut body, self.kind);
+        body.extend_from_slice(b",\"title\":");
+        json::append_str(&mut body, self.title);
+        body.extend_from_slice(b",\"status\":");
+        json::append(&mut body, &self.status);
+        body.extend_from_slice(b",\"detail\":");
+        json::append_str(&mut body, &self.detail);
+        if let Some(errors) = &self.errors {
+            body.extend_from_slice(b",\"errors\":");
+            json::append(&mut body, errors);
+        }
+        body.push(b'}');
+        body
+    }
 }
 
 impl ApiError {
@@ -104,16 +124,16 @@ impl ApiError {
         }
     }
 
-    /// Response headers this error requires besides the content type.
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
+    /// The response header this error requires besides the content type, if any.
+    pub fn header(&self) -> Option<(&'static str, Cow<'static, str>)> {
         match self {
             Self::Unauthenticated(reason) => {
-                vec![("WWW-Authenticate", reason.challenge().to_owned())]
+                Some(("WWW-Authenticate", Cow::Borrowed(reason.challenge())))
             }
-            Self::MethodNotAllowed(allowed) => vec![("Allow", allowed.header_value())],
-            Self::PreconditionFailed(etag) => vec![("ETag", etag.clone())],
-            Self::Unavailable(_) => vec![("Retry-After", RETRY_AFTER_SECONDS.to_string())],
-            _ => Vec::new(),
+            Self::MethodNotAllowed(allowed) => Some(("Allow", allowed.header_value().into())),
+            Self::PreconditionFailed(etag) => Some(("ETag", etag.clone().into())),
+            Self::Unavailable(_) => Some(("Retry-After", RETRY_AFTER_SECONDS.to_string().into())),
+            _ => None,
         }
     }
 
@@ -288,7 +308,7 @@ mod tests {
     #[test]
     fn server_causes_never_reach_the_body() {
         for error in every_error() {
-            let body = serde_json::to_string(&error.problem()).unwrap();
+            let body = String::from_utf8(error.problem().to_json()).unwrap();
             if let Some(cause) = error.server_cause() {
                 assert!(!body.contains(cause), "{body}");
             }
@@ -298,12 +318,42 @@ mod tests {
     #[test]
     fn every_400_and_only_a_400_lists_field_errors() {
         for error in every_error() {
-            let value = serde_json::to_value(error.problem()).unwrap();
+            let value: serde_json::Value =
+                serde_json::from_slice(&error.problem().to_json()).unwrap();
             let has_errors = value.get("errors").is_some();
             assert_eq!(has_errors, error.status() == 400, "{error:?}");
         }
         let malformed = ApiError::BadRequest("The body is not valid JSON.".to_owned()).problem();
         assert_eq!(malformed.errors.unwrap()[0].field, "body");
+    }
+
+    #[test]
+    fn the_document_is_json_of_its_fields_with_errors_only_when_present() {
+        let document = |error: ApiError| -> serde_json::Value {
+            serde_json::from_slice(&error.problem().to_json()).unwrap()
+        };
+        assert_eq!(
+            document(ApiError::Unauthenticated(AuthError::WrongAudience)),
+            serde_json::json!({
+                "type": "tag:edge-task-api,2026:invalid-token",
+                "title": "Unauthorized",
+                "status": 401,
+                "detail": "The token is not meant for this API (`aud`).",
+            })
+        );
+        assert_eq!(
+            document(ApiError::Validation(vec![FieldError::new(
+                "title",
+                "must be \"short\"\n"
+            )])),
+            serde_json::json!({
+                "type": "tag:edge-task-api,2026:validation-error",
+                "title": "Invalid request",
+                "status": 400,
+                "detail": "The request has invalid fields; see `errors`.",
+                "errors": [{ "field": "title", "message": "must be \"short\"\n" }],
+            })
+        );
     }
 
     #[test]
@@ -316,20 +366,17 @@ mod tests {
     #[test]
     fn required_headers_are_present() {
         assert_eq!(
-            ApiError::Unauthenticated(AuthError::BadSignature).headers(),
-            [(
-                "WWW-Authenticate",
-                r#"Bearer error="invalid_token""#.to_owned()
-            )]
+            ApiError::Unauthenticated(AuthError::BadSignature).header(),
+            Some(("WWW-Authenticate", r#"Bearer error="invalid_token""#.into()))
         );
         // RFC 6750 section 3.1: a request with no credentials at all gets no error code.
         assert_eq!(
-            ApiError::Unauthenticated(AuthError::MissingHeader).headers(),
-            [("WWW-Authenticate", "Bearer".to_owned())]
+            ApiError::Unauthenticated(AuthError::MissingHeader).header(),
+            Some(("WWW-Authenticate", "Bearer".into()))
         );
         assert_eq!(
-            ApiError::MethodNotAllowed(tasks_allowed()).headers(),
-            [("Allow", "GET, POST, OPTIONS".to_owned())]
+            ApiError::MethodNotAllowed(tasks_allowed()).header(),
+            Some(("Allow", "GET, POST, OPTIONS".into()))
         );
         assert!(ApiError::PayloadTooLarge {
             limit_bytes: 64 * 1024
@@ -338,9 +385,9 @@ mod tests {
         .detail
         .contains("64 KiB"));
         assert_eq!(
-            ApiError::Unavailable(String::new()).headers(),
-            [("Retry-After", "5".to_owned())]
+            ApiError::Unavailable(String::new()).header(),
+            Some(("Retry-After", "5".into()))
         );
-        assert!(ApiError::NotFound.headers().is_empty());
+        assert_eq!(ApiError::NotFound.header(), None);
     }
 }

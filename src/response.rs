@@ -40,11 +40,9 @@ pub fn text(body: &str, content_type: &'static str) -> Reply {
 
 /// The RFC 9457 problem+json response for an error, with the headers the error requires.
 pub fn problem(error: &ApiError) -> Reply {
-    // A problem document is plain strings and numbers: serializing it cannot fail.
-    let body = serde_json::to_vec(&error.problem()).unwrap_or_default();
-    let mut reply =
-        Reply::new(error.status(), Some(body)).with("Content-Type", "application/problem+json");
-    for (name, value) in error.headers() {
+    let mut reply = Reply::new(error.status(), Some(error.problem().to_json()))
+        .with("Content-Type", "application/problem+json");
+    if let Some((name, value)) = error.header() {
         reply.set(name, value);
     }
     reply
