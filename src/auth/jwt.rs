@@ -6,6 +6,8 @@
 //! forger writes freely; [`Jwt::claims`] decodes them, and the verifiers call it only once the
 //! signature has been checked.
 
+use std::{cell::RefCell, rc::Rc};
+
 use jwt_compact::Claims;
 use serde::{de::IgnoredAny, Deserialize};
 
@@ -21,11 +23,18 @@ struct Header {
     crit: Option<IgnoredAny>,
 }
 
+thread_local! {
+    /// The last header segment read and what it says. An issuer's tokens share one header
+    /// (the same `alg`, `typ` and `kid`), so most requests read theirs from here instead of
+    /// decoding it; a different segment is decoded and takes its place.
+    static LAST_HEADER: RefCell<Option<(String, Rc<Header>)>> = const { RefCell::new(None) };
+}
+
 /// A JWT as sent: not yet verified.
 #[derive(Debug)]
 pub struct Jwt<'a> {
     text: &'a str,
-    header: Header,
+    header: Rc<Header>,
     signing_input: &'a str,
     claims: &'a str,
     signature: Vec<u8>,
@@ -53,16 +62,7 @@ impl<'a> Jwt<'a> {
         ) else {
             return Err(AuthError::Malformed);
         };
-        let header: Header = base64::url_decode(header)
-            .and_then(|json| serde_json::from_slice(&json).ok())
-            .ok_or(AuthError::Malformed)?;
-        if header
-            .cty
-            .as_deref()
-            .is_some_and(|content_type| !content_type.eq_ignore_ascii_case("json"))
-        {
-            return Err(AuthError::Malformed);
-        }
+        let header = read_header(header)?;
         let signature = base64::url_decode(signature).ok_or(AuthError::Malformed)?;
         Ok(Self {
             text,
@@ -115,6 +115,31 @@ impl<'a> Jwt<'a> {
     }
 }
 
+/// The header a segment encodes, from [`LAST_HEADER`] when it is the segment read last.
+fn read_header(segment: &str) -> Result<Rc<Header>, AuthError> {
+    let known = LAST_HEADER.with_borrow(|last| {
+        last.as_ref()
+            .filter(|(known, _)| known == segment)
+            .map(|(_, header)| Rc::clone(header))
+    });
+    if let Some(header) = known {
+        return Ok(header);
+    }
+    let header: Header = base64::url_decode(segment)
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or(AuthError::Malformed)?;
+    if header
+        .cty
+        .as_deref()
+        .is_some_and(|content_type| !content_type.eq_ignore_ascii_case("json"))
+    {
+        return Err(AuthError::Malformed);
+    }
+    let header = Rc::new(header);
+    LAST_HEADER.set(Some((segment.to_owned(), Rc::clone(&header))));
+    Ok(header)
+}
+
 /// The length of the last segment and the dot before it.
 fn signature_len(text: &str) -> usize {
     text.rfind('.').map_or(0, |dot| text.len() - dot)
@@ -160,6 +185,26 @@ mod tests {
         }
         let json_content = format!("{}.e30.c2ln", b64(r#"{"alg":"HS256","cty":"JSON"}"#));
         assert!(Jwt::parse(&json_content).is_ok());
+    }
+
+    #[test]
+    fn a_header_read_before_reads_the_same_and_another_replaces_it() {
+        let hs256 = b64(r#"{"alg":"HS256","typ":"JWT"}"#);
+        let eddsa = b64(r#"{"alg":"EdDSA","kid":"k2"}"#);
+        for (segment, algorithm, kid) in [
+            (&hs256, "HS256", None),
+            (&hs256, "HS256", None),
+            (&eddsa, "EdDSA", Some("k2")),
+            (&hs256, "HS256", None),
+        ] {
+            let text = format!("{segment}.e30.c2ln");
+            let jwt = Jwt::parse(&text).unwrap();
+            assert_eq!((jwt.algorithm(), jwt.key_id()), (algorithm, kid));
+        }
+        let refused = format!("{}.e30.c2ln", b64(r#"{"alg":"HS256","cty":"CBOR"}"#));
+        for _ in 0..2 {
+            assert_eq!(Jwt::parse(&refused), Err(AuthError::Malformed));
+        }
     }
 
     #[test]
