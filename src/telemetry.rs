@@ -123,18 +123,21 @@ pub fn generated_request_id(arrived_ms: u64) -> String {
 /// The random bits of a UUIDv7 after its timestamp.
 const RANDOM_BITS_BYTES: usize = 10;
 
+/// How many ids one draw from the CSPRNG serves.
+const IDS_PER_DRAW: usize = 64;
+
 /// Bytes from the runtime's CSPRNG, fetched a batch at a time: a `crypto.getRandomValues`
 /// call costs more than the id it seeds, and a request id needs to be unique, not secret.
 struct RandomPool {
-    bytes: [u8; RANDOM_BITS_BYTES * 64],
+    bytes: [u8; RANDOM_BITS_BYTES * IDS_PER_DRAW],
     used: usize,
 }
 
 thread_local! {
     static RANDOM: RefCell<RandomPool> = const {
         RefCell::new(RandomPool {
-            bytes: [0; RANDOM_BITS_BYTES * 64],
-            used: RANDOM_BITS_BYTES * 64,
+            bytes: [0; RANDOM_BITS_BYTES * IDS_PER_DRAW],
+            used: RANDOM_BITS_BYTES * IDS_PER_DRAW,
         })
     };
 }
@@ -212,8 +215,10 @@ mod tests {
     #[test]
     fn generated_request_ids_are_uuid_v7_of_the_arrival_and_never_repeat() {
         let arrived_ms = 1_800_000_000_123;
-        // More ids than one batch of random bytes holds, all in the same millisecond.
-        let ids: Vec<String> = (0..200).map(|_| generated_request_id(arrived_ms)).collect();
+        // More ids than one draw serves, all in the same millisecond.
+        let ids: Vec<String> = (0..3 * IDS_PER_DRAW)
+            .map(|_| generated_request_id(arrived_ms))
+            .collect();
         for id in &ids {
             let uuid = uuid::Uuid::try_parse(id).unwrap();
             assert_eq!(id.len(), 32, "the simple form: {id}");
