@@ -4,7 +4,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::json::{append_optional_str, append_str};
+use crate::json::Object;
 
 /// Longest accepted task title, in Unicode scalar values (not bytes).
 pub const TITLE_MAX_CHARS: usize = 200;
@@ -767,29 +767,18 @@ impl Task {
     /// thousand fields, and the generic serializer's per-field work was a sixth of the page's
     /// CPU.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"id\":");
-        append_str(out, &self.id);
-        out.extend_from_slice(b",\"user_id\":");
-        append_str(out, &self.user_id);
-        out.extend_from_slice(b",\"title\":");
-        append_str(out, &self.title);
-        out.extend_from_slice(b",\"description\":");
-        append_optional_str(out, self.description.as_deref());
-        out.extend_from_slice(if self.completed {
-            b",\"completed\":true,\"created_at\":"
-        } else {
-            b",\"completed\":false,\"created_at\":"
-        });
-        append_str(out, &self.created_at);
-        out.extend_from_slice(b",\"updated_at\":");
-        append_str(out, &self.updated_at);
-        out.extend_from_slice(b",\"due_date\":");
-        append_optional_str(out, self.due_date.as_deref());
-        out.extend_from_slice(b",\"priority\":\"");
-        out.extend_from_slice(self.priority.name().as_bytes());
-        out.extend_from_slice(b"\",\"tags\":");
-        out.extend_from_slice(self.tags.as_str().as_bytes());
-        out.push(b'}');
+        let mut task = Object::open(out);
+        task.str("id", &self.id)
+            .str("user_id", &self.user_id)
+            .str("title", &self.title)
+            .optional_str("description", self.description.as_deref())
+            .bool("completed", self.completed)
+            .str("created_at", &self.created_at)
+            .str("updated_at", &self.updated_at)
+            .optional_str("due_date", self.due_date.as_deref())
+            .str("priority", self.priority.name())
+            .raw("tags", self.tags.as_str());
+        task.close();
     }
 }
 

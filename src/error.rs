@@ -77,19 +77,16 @@ impl Problem {
     /// any. Written by hand: it goes out with every refused request, a 401 included.
     pub fn to_json(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(160 + self.detail.len());
-        body.extend_from_slice(b"{\"type\":");
-        json::append_str(&mut body, self.kind);
-        body.extend_from_slice(b",\"title\":");
-        json::append_str(&mut body, self.title);
-        body.extend_from_slice(b",\"status\":");
-        json::append(&mut body, &self.status);
-        body.extend_from_slice(b",\"detail\":");
-        json::append_str(&mut body, &self.detail);
+        let mut document = json::Object::open(&mut body);
+        document
+            .str("type", self.kind)
+            .str("title", self.title)
+            .value("status", &self.status)
+            .str("detail", &self.detail);
         if let Some(errors) = &self.errors {
-            body.extend_from_slice(b",\"errors\":");
-            json::append(&mut body, errors);
+            document.value("errors", errors);
         }
-        body.push(b'}');
+        document.close();
         body
     }
 }

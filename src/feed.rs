@@ -34,17 +34,12 @@ impl FeedPage {
     /// The page's JSON: `{"tasks", "deleted", "cursor", "has_more"}`.
     pub fn to_json(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(384 * self.tasks.len() + 128);
-        body.extend_from_slice(b"{\"tasks\":");
-        write_task_array(&mut body, &self.tasks);
-        body.extend_from_slice(b",\"deleted\":");
-        json::append(&mut body, &self.deleted);
-        body.extend_from_slice(b",\"cursor\":");
-        json::append(&mut body, &self.cursor);
-        body.extend_from_slice(if self.has_more {
-            b",\"has_more\":true}"
-        } else {
-            b",\"has_more\":false}"
-        });
+        let mut page = json::Object::open(&mut body);
+        write_task_array(page.field("tasks"), &self.tasks);
+        page.value("deleted", &self.deleted)
+            .str("cursor", &self.cursor)
+            .bool("has_more", self.has_more);
+        page.close();
         body
     }
 }

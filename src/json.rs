@@ -34,9 +34,94 @@ pub fn append_optional_str(out: &mut Vec<u8>, text: Option<&str>) {
     }
 }
 
+/// A JSON object written field by field into a buffer, for the hand-written bodies: it
+/// writes the braces, the commas and the keys (the caller's constants, written as they are);
+/// each value is written by the method named for its kind.
+pub struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'a> Object<'a> {
+    /// Opens an object at the end of `out`.
+    pub fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, empty: true }
+    }
+
+    /// Writes the next key and hands back the buffer for its value, which the caller writes.
+    pub fn field(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    /// A string field ([`append_str`]).
+    pub fn str(&mut self, key: &str, text: &str) -> &mut Self {
+        append_str(self.field(key), text);
+        self
+    }
+
+    /// A string or `null` field ([`append_optional_str`]).
+    pub fn optional_str(&mut self, key: &str, text: Option<&str>) -> &mut Self {
+        append_optional_str(self.field(key), text);
+        self
+    }
+
+    /// A boolean field.
+    pub fn bool(&mut self, key: &str, flag: bool) -> &mut Self {
+        let literal: &[u8] = if flag { b"true" } else { b"false" };
+        self.field(key).extend_from_slice(literal);
+        self
+    }
+
+    /// A field whose value is JSON already.
+    pub fn raw(&mut self, key: &str, json: &str) -> &mut Self {
+        self.field(key).extend_from_slice(json.as_bytes());
+        self
+    }
+
+    /// Any other field (numbers, arrays), by `serde_json` ([`append`]).
+    pub fn value(&mut self, key: &str, value: &(impl Serialize + ?Sized)) -> &mut Self {
+        append(self.field(key), value);
+        self
+    }
+
+    /// Closes the object.
+    pub fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_object_is_written_with_its_separators_whatever_its_fields() {
+        let mut out = b"[".to_vec();
+        Object::open(&mut out).close();
+        out.push(b',');
+        let mut object = Object::open(&mut out);
+        object
+            .str("a", "x\"y")
+            .optional_str("b", None)
+            .bool("c", false)
+            .raw("d", r#"["t"]"#)
+            .value("e", &[1, 2]);
+        object.field("f").extend_from_slice(b"{}");
+        object.close();
+        out.push(b']');
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"[{},{"a":"x\"y","b":null,"c":false,"d":["t"],"e":[1,2],"f":{}}]"#
+        );
+    }
 
     #[test]
     fn strings_are_written_byte_for_byte_as_serde_json_writes_them() {

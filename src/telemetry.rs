@@ -69,21 +69,16 @@ impl RequestLog {
     /// The line's JSON, written by hand: every request writes one.
     fn to_json(&self) -> Vec<u8> {
         let mut line = Vec::with_capacity(192);
-        line.extend_from_slice(b"{\"level\":");
-        json::append_str(&mut line, self.level);
-        line.extend_from_slice(b",\"request_id\":");
-        json::append_str(&mut line, &self.request_id);
-        line.extend_from_slice(b",\"method\":");
-        json::append_str(&mut line, &self.method);
-        line.extend_from_slice(b",\"route\":");
-        json::append_optional_str(&mut line, self.route);
-        line.extend_from_slice(b",\"status\":");
-        json::append(&mut line, &self.status);
-        line.extend_from_slice(b",\"duration_ms\":");
-        json::append(&mut line, &self.duration_ms);
-        line.extend_from_slice(b",\"user_id\":");
-        json::append_optional_str(&mut line, self.user_id.as_deref());
-        line.push(b'}');
+        let mut object = json::Object::open(&mut line);
+        object
+            .str("level", self.level)
+            .str("request_id", &self.request_id)
+            .str("method", &self.method)
+            .optional_str("route", self.route)
+            .value("status", &self.status)
+            .value("duration_ms", &self.duration_ms)
+            .optional_str("user_id", self.user_id.as_deref());
+        object.close();
         line
     }
 

@@ -97,19 +97,21 @@ impl Transport for NeonHttpTransport<'_> {
 /// without a JSON tree of copies first.
 pub fn request_body(statement: &Statement) -> String {
     let mut body = Vec::with_capacity(statement.text.len() + 64);
-    body.extend_from_slice(b"{\"query\":");
-    json::append_str(&mut body, &statement.text);
-    body.extend_from_slice(b",\"params\":[");
+    let mut object = json::Object::open(&mut body);
+    object.str("query", &statement.text);
+    let params = object.field("params");
+    params.push(b'[');
     for (index, param) in statement.params.iter().enumerate() {
         if index > 0 {
-            body.push(b',');
+            params.push(b',');
         }
         match param {
-            Param::Text(text) => json::append_optional_str(&mut body, text.as_deref()),
-            Param::Bool(flag) => json::append(&mut body, flag),
+            Param::Text(text) => json::append_optional_str(params, text.as_deref()),
+            Param::Bool(flag) => json::append(params, flag),
         }
     }
-    body.extend_from_slice(b"]}");
+    params.push(b']');
+    object.close();
     // Only JSON text went in.
     String::from_utf8(body).unwrap_or_default()
 }
