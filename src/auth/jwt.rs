@@ -51,7 +51,9 @@ impl Eq for Jwt<'_> {}
 
 impl<'a> Jwt<'a> {
     /// Splits a compact JWS and reads its header: three base64url segments, the first a JSON
-    /// object with an `alg`, and JSON claims (the only content type supported).
+    /// object with an `alg` and no content type but JSON. The claims segment is only checked
+    /// to be base64url here, so that a token which is not one is malformed on every path;
+    /// [`Jwt::claims`] decodes it.
     pub fn parse(text: &'a str) -> Result<Self, AuthError> {
         let mut segments = text.split('.');
         let (Some(header), Some(claims), Some(signature), None) = (
@@ -62,6 +64,9 @@ impl<'a> Jwt<'a> {
         ) else {
             return Err(AuthError::Malformed);
         };
+        if !is_base64url(claims) {
+            return Err(AuthError::Malformed);
+        }
         let header = read_header(header)?;
         let signature = base64::url_decode(signature).ok_or(AuthError::Malformed)?;
         Ok(Self {
@@ -125,7 +130,9 @@ fn read_header(segment: &str) -> Result<Rc<Header>, AuthError> {
     if let Some(header) = known {
         return Ok(header);
     }
+    // A derived struct would take a JSON array too; RFC 7515 says the header is an object.
     let header: Header = base64::url_decode(segment)
+        .filter(|json| json.trim_ascii_start().starts_with(b"{"))
         .and_then(|json| serde_json::from_slice(&json).ok())
         .ok_or(AuthError::Malformed)?;
     if header
@@ -138,6 +145,15 @@ fn read_header(segment: &str) -> Result<Rc<Header>, AuthError> {
     let header = Rc::new(header);
     LAST_HEADER.set(Some((segment.to_owned(), Rc::clone(&header))));
     Ok(header)
+}
+
+/// Whether a segment could be unpadded base64url: its alphabet, and a length a whole number
+/// of bytes encodes to.
+fn is_base64url(segment: &str) -> bool {
+    segment.len() % 4 != 1
+        && segment
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
 }
 
 /// The length of the last segment and the dot before it.
@@ -180,6 +196,10 @@ mod tests {
             format!("{}.e30.c2ln", b64(r#"{"alg":"HS256","alg":"none"}"#)),
             format!("{}.e30.c2ln", b64(r#"{"alg":"HS256","kid":7}"#)),
             format!("{}.e30.c2ln", b64(r#"{"alg":"HS256","cty":"CBOR"}"#)),
+            format!("{}.e30.c2ln", b64(r#"["HS256",null,null,null]"#)),
+            format!("{header}.!!.c2ln"),
+            format!("{header}.e30=.c2ln"),
+            format!("{header}.e30xx.c2ln"),
         ] {
             assert_eq!(Jwt::parse(&text), Err(AuthError::Malformed), "{text}");
         }
@@ -188,23 +208,37 @@ mod tests {
     }
 
     #[test]
-    fn a_header_read_before_reads_the_same_and_another_replaces_it() {
-        let hs256 = b64(r#"{"alg":"HS256","typ":"JWT"}"#);
-        let eddsa = b64(r#"{"alg":"EdDSA","kid":"k2"}"#);
-        for (segment, algorithm, kid) in [
-            (&hs256, "HS256", None),
-            (&hs256, "HS256", None),
-            (&eddsa, "EdDSA", Some("k2")),
-            (&hs256, "HS256", None),
-        ] {
-            let text = format!("{segment}.e30.c2ln");
-            let jwt = Jwt::parse(&text).unwrap();
-            assert_eq!((jwt.algorithm(), jwt.key_id()), (algorithm, kid));
-        }
+    fn a_header_read_before_comes_from_the_cache_and_another_replaces_it() {
+        let parse = |header: &str| {
+            let text = format!("{}.e30.c2ln", b64(header));
+            Jwt::parse(&text).unwrap().header
+        };
+        let hs256 = r#"{"alg":"HS256","typ":"JWT"}"#;
+        let first = parse(hs256);
+        assert!(
+            Rc::ptr_eq(&first, &parse(hs256)),
+            "the same segment is not decoded again"
+        );
+        let other = parse(r#"{"alg":"EdDSA","kid":"k2"}"#);
+        assert_eq!(
+            (other.alg.as_str(), other.kid.as_deref()),
+            ("EdDSA", Some("k2"))
+        );
+        let again = parse(hs256);
+        assert!(
+            !Rc::ptr_eq(&first, &again),
+            "the other segment took its place"
+        );
+        assert_eq!((again.alg.as_str(), again.kid.as_deref()), ("HS256", None));
+
         let refused = format!("{}.e30.c2ln", b64(r#"{"alg":"HS256","cty":"CBOR"}"#));
         for _ in 0..2 {
             assert_eq!(Jwt::parse(&refused), Err(AuthError::Malformed));
         }
+        assert!(
+            Rc::ptr_eq(&again, &parse(hs256)),
+            "a refused header is not kept"
+        );
     }
 
     #[test]
@@ -213,7 +247,9 @@ mod tests {
         let text = format!("{header}.{}.c2ln", b64("not json"));
         let jwt = Jwt::parse(&text).expect("claims are not read by parse");
         assert_eq!(jwt.claims().err(), Some(AuthError::MalformedClaims));
-        let text = format!("{header}.!!.c2ln");
+        // Base64url in its alphabet and length, but with trailing bits set: only a decode
+        // tells.
+        let text = format!("{header}.e31.c2ln");
         let jwt = Jwt::parse(&text).expect("nor decoded");
         assert_eq!(jwt.claims().err(), Some(AuthError::MalformedClaims));
     }

@@ -100,7 +100,7 @@ pub enum AuthError {
     MissingHeader,
     /// A scheme other than `Bearer`, or no token after it.
     NotBearer,
-    /// Neither a JWT (three base64url segments with a JSON header) nor a session token.
+    /// Neither a JWT (three base64url segments, the first a JSON object) nor a session token.
     Malformed,
     /// A kind of credential this deployment does not accept.
     KindNotAccepted(&'static str),
@@ -116,7 +116,8 @@ pub enum AuthError {
     KeyMismatch,
     /// The signature does not match.
     BadSignature,
-    /// The claims are not a JSON object of the expected types.
+    /// The claims (read once the signature is good) are not base64url of a JSON object of
+    /// the expected types.
     MalformedClaims,
     /// No `exp` claim.
     MissingExpiry,
