@@ -330,13 +330,13 @@ mod tests {
             serde_json::from_slice(&error.problem().to_json()).unwrap()
         };
         assert_eq!(
-            document(ApiError::Unauthenticated(AuthError::WrongAudience)),
-            serde_json::json!({
-                "type": "tag:edge-task-api,2026:invalid-token",
-                "title": "Unauthorized",
-                "status": 401,
-                "detail": "The token is not meant for this API (`aud`).",
-            })
+            String::from_utf8(
+                ApiError::Unauthenticated(AuthError::WrongAudience)
+                    .problem()
+                    .to_json()
+            )
+            .unwrap(),
+            r#"{"type":"tag:edge-task-api,2026:invalid-token","title":"Unauthorized","status":401,"detail":"The token is not meant for this API (`aud`)."}"#
         );
         assert_eq!(
             document(ApiError::Validation(vec![FieldError::new(

@@ -1,5 +1,6 @@
 //! JSON written by hand into a byte buffer, where a generic serializer's per-field work shows
-//! on the hot path (a page of tasks, the Neon request body, the feed's page).
+//! on the hot path: tasks and their pages, the feed's page, the problem document, the
+//! access-log line and Neon's request body.
 
 use serde::Serialize;
 

@@ -55,6 +55,13 @@ impl RequestLog {
 
     /// Writes the access-log line of a request answered at `answered_ms`.
     pub fn emit(mut self, status: u16, answered_ms: u64) {
+        self.finish(status, answered_ms);
+        // Only JSON text went in.
+        console_log(std::str::from_utf8(&self.to_json()).unwrap_or_default());
+    }
+
+    /// Fills in the status, the level it implies and the duration.
+    fn finish(&mut self, status: u16, answered_ms: u64) {
         self.status = status;
         self.duration_ms = answered_ms.saturating_sub(self.arrived_ms);
         self.level = match status {
@@ -62,8 +69,6 @@ impl RequestLog {
             400.. => "warn",
             _ => "info",
         };
-        // Only JSON text went in.
-        console_log(std::str::from_utf8(&self.to_json()).unwrap_or_default());
     }
 
     /// The line's JSON, written by hand: every request writes one.
@@ -141,8 +146,9 @@ impl RandomPool {
     fn take(&mut self) -> [u8; RANDOM_BITS_BYTES] {
         if self.used == self.bytes.len() {
             // It cannot fail where the worker runs: SCRAM and task ids need the same source,
-            // so a runtime without one serves nothing. Were it to fail, ids would repeat
-            // their random bits but still differ by arrival time.
+            // so a runtime without one serves nothing. Were it to fail, the pool's old bytes
+            // (zeros, the first time) would be served again, and ids would differ only by
+            // their millisecond.
             let _ = getrandom::fill(&mut self.bytes);
             self.used = 0;
         }
@@ -183,28 +189,33 @@ mod tests {
     #[test]
     fn the_access_line_is_json_of_its_fields() {
         let mut log = RequestLog::new("ray-1".into(), "PATCH".into(), 1_000);
-        let line = |log: &RequestLog| -> serde_json::Value {
-            serde_json::from_slice(&log.to_json()).unwrap()
-        };
         assert_eq!(
-            line(&log),
-            serde_json::json!({
-                "level": "info", "request_id": "ray-1", "method": "PATCH", "route": null,
-                "status": 0, "duration_ms": 0, "user_id": null,
-            })
+            String::from_utf8(log.to_json()).unwrap(),
+            r#"{"level":"info","request_id":"ray-1","method":"PATCH","route":null,"status":0,"duration_ms":0,"user_id":null}"#
         );
         log.route = Some("/api/{user_id}/tasks/{id}/complete");
         log.user_id = Some("user \"quoted\"".into());
-        log.status = 200;
-        log.duration_ms = 12;
+        log.finish(404, 1_012);
+        let line: serde_json::Value = serde_json::from_slice(&log.to_json()).unwrap();
         assert_eq!(
-            line(&log),
+            line,
             serde_json::json!({
-                "level": "info", "request_id": "ray-1", "method": "PATCH",
-                "route": "/api/{user_id}/tasks/{id}/complete", "status": 200,
+                "level": "warn", "request_id": "ray-1", "method": "PATCH",
+                "route": "/api/{user_id}/tasks/{id}/complete", "status": 404,
                 "duration_ms": 12, "user_id": "user \"quoted\"",
             })
         );
+    }
+
+    #[test]
+    fn the_level_follows_the_status_and_a_clock_behind_the_arrival_reads_zero() {
+        let mut log = RequestLog::new("ray-2".into(), "GET".into(), 5_000);
+        for (status, level) in [(200, "info"), (304, "info"), (401, "warn"), (503, "error")] {
+            log.finish(status, 5_003);
+            assert_eq!((log.level, log.duration_ms), (level, 3), "{status}");
+        }
+        log.finish(200, 4_000);
+        assert_eq!(log.duration_ms, 0);
     }
 
     #[test]
