@@ -354,6 +354,16 @@ mod tests {
     }
 
     #[test]
+    fn the_entry_module_answers_a_trap_with_the_same_internal_error() {
+        let document =
+            String::from_utf8(ApiError::Internal(String::new()).problem().to_json()).unwrap();
+        assert!(
+            include_str!("entry.mjs").contains(&format!("'{document}'")),
+            "src/entry.mjs's INTERNAL_ERROR is {document}"
+        );
+    }
+
+    #[test]
     fn store_errors_keep_their_class() {
         let unavailable = ApiError::from(StoreError::Unavailable("x".into()));
         let internal = ApiError::from(StoreError::Internal("y".into()));
