@@ -32,9 +32,11 @@ function internalError() {
 
 const state = wasm.__worker_init_state();
 
-// How to answer each request the wasm still owes a response. A promise is the request's own:
-// the runtime settles a promise only within the request that made it, so each request waits
-// on one of its own rather than all on one of the isolate's.
+// For each request the wasm still owes a response, how to give up on it. Both the promise
+// and the Response that answers it belong to the request: the runtime settles a promise, and
+// lets a Response be used, only within the request that made it. So a trap (in whichever
+// request it happens) only settles each owed request's own promise, empty, and each request
+// writes its own 500.
 const owed = new Set();
 
 let critical = false;
@@ -42,7 +44,7 @@ Object.defineProperty(state, 'criticalError', {
   get: () => critical,
   set(value) {
     if (value && !critical) {
-      for (const answer of owed) answer(internalError());
+      for (const abandon of owed) abandon();
       owed.clear();
     }
     critical = value;
@@ -70,18 +72,20 @@ export default {
       return failed();
     }
     if (!(answer instanceof Promise)) return answer;
-    return new Promise((resolve) => {
-      owed.add(resolve);
-      answer.then(
-        (response) => {
-          owed.delete(resolve);
-          resolve(response);
-        },
-        () => {
-          owed.delete(resolve);
-          resolve(failed());
-        },
-      );
+    let abandon;
+    const abandoned = new Promise((resolve) => {
+      abandon = resolve;
     });
+    owed.add(abandon);
+    return Promise.race([answer, abandoned]).then(
+      (response) => {
+        owed.delete(abandon);
+        return response ?? internalError();
+      },
+      () => {
+        owed.delete(abandon);
+        return failed();
+      },
+    );
   },
 };
