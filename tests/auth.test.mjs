@@ -42,6 +42,21 @@ describe('401: no valid bearer token', () => {
     });
   }
 
+  test('a token that is not a JWT is refused as malformed, whatever its header says', async () => {
+    const [validHeader] = valid.split('.');
+    for (const token of [
+      'not.a.jwt',
+      // A header that is a JSON array, not an object.
+      `${b64(['HS256', null, null, null])}.${validPayload}.${validSignature}`,
+      // A claims segment that is not base64url, under a well-formed HS256 header.
+      `${validHeader}.!!.${validSignature}`,
+    ]) {
+      const response = await t.api.request('GET', `/api/${user.id}/tasks`, { headers: { authorization: `Bearer ${token}` } });
+      const problem = assertProblem(assert, response, 401);
+      assert.match(problem.detail, /neither a well-formed JWT nor a session token/, token);
+    }
+  });
+
   test('authentication comes before any body is parsed', async () => {
     const response = await t.api.request('POST', `/api/${user.id}/tasks`, {
       body: '{not json', headers: { 'content-type': 'application/json' },
