@@ -4,7 +4,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::json::Object;
+use crate::json::{self, Object};
 
 /// Longest accepted task title, in Unicode scalar values (not bytes).
 pub const TITLE_MAX_CHARS: usize = 200;
@@ -784,14 +784,7 @@ impl Task {
 
 /// Tasks as a JSON array, each by [`Task::write_json`].
 pub fn write_task_array<'a>(out: &mut Vec<u8>, tasks: impl IntoIterator<Item = &'a Task>) {
-    out.push(b'[');
-    for (index, task) in tasks.into_iter().enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        task.write_json(out);
-    }
-    out.push(b']');
+    json::append_array(out, tasks, |out, task| task.write_json(out));
 }
 
 /// A task's tags as the JSON array of strings the database renders for them

@@ -35,6 +35,22 @@ pub fn append_optional_str(out: &mut Vec<u8>, text: Option<&str>) {
     }
 }
 
+/// Appends a JSON array of `items`, each written by `write`.
+pub fn append_array<T>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut write: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(b'[');
+    for (index, item) in items.into_iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write(out, item);
+    }
+    out.push(b']');
+}
+
 /// A JSON object written field by field into a buffer, for the hand-written bodies: it
 /// writes the braces, the commas and the keys (the caller's constants, written as they are);
 /// each value is written by the method named for its kind.
@@ -102,6 +118,19 @@ impl<'a> Object<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_array_is_written_with_its_separators_whatever_its_length() {
+        let mut out = Vec::new();
+        for items in [&[][..], &["a"][..], &["a", "b\"", "c"][..]] {
+            append_array(&mut out, items, |out, item| append_str(out, item));
+            out.push(b' ');
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"[] ["a"] ["a","b\"","c"] "#
+        );
+    }
 
     #[test]
     fn an_object_is_written_with_its_separators_whatever_its_fields() {

@@ -99,18 +99,14 @@ pub fn request_body(statement: &Statement) -> String {
     let mut body = Vec::with_capacity(statement.text.len() + 64);
     let mut object = json::Object::open(&mut body);
     object.str("query", &statement.text);
-    let params = object.field("params");
-    params.push(b'[');
-    for (index, param) in statement.params.iter().enumerate() {
-        if index > 0 {
-            params.push(b',');
-        }
-        match param {
-            Param::Text(text) => json::append_optional_str(params, text.as_deref()),
-            Param::Bool(flag) => json::append(params, flag),
-        }
-    }
-    params.push(b']');
+    json::append_array(
+        object.field("params"),
+        &statement.params,
+        |out, param| match param {
+            Param::Text(text) => json::append_optional_str(out, text.as_deref()),
+            Param::Bool(flag) => json::append(out, flag),
+        },
+    );
     object.close();
     // Only JSON text went in.
     String::from_utf8(body).unwrap_or_default()
