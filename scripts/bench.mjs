@@ -58,6 +58,7 @@ import { startPostgres } from './lib/postgres.mjs';
 import { removeTemporaryDir, temporaryDir } from './lib/processes.mjs';
 import { bundleReference, ourUploadSize, REFERENCE_COMPATIBILITY_FLAGS, REFERENCE_UNSUPPORTED } from './lib/reference.mjs';
 import { ensureBenchTools, machine } from './lib/system.mjs';
+import { sleep } from './lib/timing.mjs';
 import { ensureAll, ensureNode22, ROOT, step } from './lib/toolchain.mjs';
 import { startWorkerd } from './lib/workerd.mjs';
 
@@ -99,11 +100,13 @@ const SCENARIOS = ['ready', 'unauthorized', 'list', 'list-jwks', 'list-session',
 const TRUST_ROLE = 'bench_trust';
 /** The concurrency of the measurement with an injected delay. */
 const DELAY_CONCURRENCY = 16;
-/** The I/O floor worker, as workerd runs it: one module, no bundling. */
-const IO_FLOOR_MODULES = [{ name: 'floor-worker.mjs', type: 'esModule', path: join(ROOT, 'scripts', 'lib', 'bench', 'floor-worker.mjs') }];
+/** The I/O floor worker, as workerd runs it: its module and the encoders it imports, no bundling (names as under scripts/lib). */
+const IO_FLOOR_MODULES = [
+  { name: 'bench/floor-worker.mjs', type: 'esModule', path: join(ROOT, 'scripts', 'lib', 'bench', 'floor-worker.mjs') },
+  { name: 'pg-wire.mjs', type: 'esModule', path: join(ROOT, 'scripts', 'lib', 'pg-wire.mjs') },
+];
 
 const list = (text) => text.split(',').map((item) => item.trim()).filter(Boolean);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
 const cores = cpus().length;
 

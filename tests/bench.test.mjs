@@ -11,6 +11,7 @@ import { after, describe, test } from 'node:test';
 import { workerStatements } from '../scripts/lib/bench/workload.mjs';
 import { startNeonStandin } from '../scripts/lib/neon-standin.mjs';
 import { findSystemTools } from '../scripts/lib/system.mjs';
+import { sleep, until } from '../scripts/lib/timing.mjs';
 import { ROOT } from '../scripts/lib/toolchain.mjs';
 import { startWorkerd } from '../scripts/lib/workerd.mjs';
 import { sharedDatabase } from './support/stack.mjs';
@@ -37,7 +38,10 @@ test('the database floor runs the statements that the worker code itself builds'
 });
 
 describe('the I/O floor worker (scripts/lib/bench/floor-worker.mjs)', () => {
-  const modules = [{ name: 'floor-worker.mjs', type: 'esModule', path: join(ROOT, 'scripts', 'lib', 'bench', 'floor-worker.mjs') }];
+  const modules = [
+    { name: 'bench/floor-worker.mjs', type: 'esModule', path: join(ROOT, 'scripts', 'lib', 'bench', 'floor-worker.mjs') },
+    { name: 'pg-wire.mjs', type: 'esModule', path: join(ROOT, 'scripts', 'lib', 'pg-wire.mjs') },
+  ];
 
   test('answers GET /ready over Neon\'s HTTP endpoint and logs the request as the other workers do', async () => {
     const postgres = await sharedDatabase();
@@ -52,8 +56,7 @@ describe('the I/O floor worker (scripts/lib/bench/floor-worker.mjs)', () => {
       assert.deepEqual(await response.json(), { status: 'ok', database: 'ok' });
       // The line may reach us a little after the response does.
       const logged = () => lines.find((line) => line.includes('"route":"/ready"'));
-      for (let i = 0; i < 40 && !logged(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-      const line = JSON.parse(logged());
+      const line = JSON.parse(await until(logged, { pause: () => sleep(50), attempts: 41 }));
       assert.deepEqual(Object.keys(line), ['level', 'request_id', 'method', 'route', 'status', 'duration_ms', 'user_id']);
       assert.deepEqual([line.level, line.method, line.status, line.user_id], ['info', 'GET', 200, null]);
     } finally {

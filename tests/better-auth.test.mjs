@@ -13,6 +13,7 @@ import pg from 'pg';
 import { startBetterAuth } from '../scripts/lib/better-auth.mjs';
 import { freePort } from '../scripts/lib/net.mjs';
 import { signJwt } from '../scripts/lib/jwt.mjs';
+import { sleep } from '../scripts/lib/timing.mjs';
 import { Api, assertProblem, assertTaskShape } from './support/api.mjs';
 import { ALLOWED_ORIGIN, TEST_SECRET } from './support/fixtures.mjs';
 import { sharedDatabase, stackWith, TRANSPORTS } from './support/stack.mjs';
@@ -244,7 +245,7 @@ describe('JWKS keys: algorithms, claims, rotation and outages', () => {
     ]);
     jwks.setKeys(keys.map((key) => key.jwk));
     // The 503 test's fetch was a few seconds ago at most; wait out the refetch interval.
-    await new Promise((resolve) => setTimeout(resolve, 5_100));
+    await sleep(5_100);
     for (const key of keys) {
       assert.equal((await list(await key.sign(claims()))).status, 200, key.alg);
     }
@@ -264,12 +265,12 @@ describe('JWKS keys: algorithms, claims, rotation and outages', () => {
     const old = await signingKey('EdDSA', { crv: 'Ed25519' });
     const rotated = await signingKey('EdDSA', { crv: 'Ed25519' });
     jwks.setKeys([old.jwk]);
-    await new Promise((resolve) => setTimeout(resolve, 5_100));
+    await sleep(5_100);
     const oldToken = await old.sign(claims());
     assert.equal((await list(oldToken)).status, 200);
 
     jwks.setKeys([rotated.jwk]);
-    await new Promise((resolve) => setTimeout(resolve, 5_100));
+    await sleep(5_100);
     assert.equal((await list(await rotated.sign(claims()))).status, 200, 'the unknown kid triggered a refetch');
     assert.match(assertProblem(assert, await list(oldToken), 401).detail, /not in the JWKS/, 'gone after the refetch');
   });
@@ -277,7 +278,7 @@ describe('JWKS keys: algorithms, claims, rotation and outages', () => {
   test('cached keys keep working while the JWKS is down', async () => {
     const key = await signingKey('ES256');
     jwks.setKeys([key.jwk]);
-    await new Promise((resolve) => setTimeout(resolve, 5_100));
+    await sleep(5_100);
     assert.equal((await list(await key.sign(claims()))).status, 200);
     jwks.setUp(false);
     try {

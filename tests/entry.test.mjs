@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { sleep } from '../scripts/lib/timing.mjs';
 import { startWorkerd } from '../scripts/lib/workerd.mjs';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -52,7 +53,7 @@ describe('the entry module when the wasm fails', () => {
       const first = await instance();
       const waiting = get('/wait');
       // Let the waiting request reach the worker before the failure does.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       await assertInternalError(await get(path));
       await assertInternalError(await waiting);
       assert.equal(await instance(), first + 1);

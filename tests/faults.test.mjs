@@ -16,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { migrate } from '../scripts/lib/migrations.mjs';
 import { startNeonStandin } from '../scripts/lib/neon-standin.mjs';
 import { startPostgres } from '../scripts/lib/postgres.mjs';
+import { sleep } from '../scripts/lib/timing.mjs';
 import { startWorkerd } from '../scripts/lib/workerd.mjs';
 import { newUser } from './support/api.mjs';
 import { TEST_SECRET } from './support/fixtures.mjs';
@@ -26,8 +27,6 @@ const OUTAGE_MS = 2_000;
 const RUN_MS = 6_000;
 /** The worker's storage timeout is 10 s: no response may take longer (plus a margin). */
 const MAX_RESPONSE_MS = 11_000;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One request, timed; never throws (a network failure is status 0). */
 async function call(base, user, method, path, json) {

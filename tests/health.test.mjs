@@ -2,23 +2,16 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { until } from '../scripts/lib/timing.mjs';
 import { startWorkerd } from '../scripts/lib/workerd.mjs';
 import { Api, assertProblem, newUser } from './support/api.mjs';
 import { forEachTransport } from './support/stack.mjs';
 
 forEachTransport((t) => {
 
-/** Polls `path` until it answers `status`; returns that response (or the last one). */
-async function until(api, path, status, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  let response;
-  do {
-    response = await api.request('GET', path);
-    if (response.status === status) return response;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  } while (Date.now() < deadline);
-  return response;
-}
+/** Polls `path` every 100 ms until it answers `status`; returns that response (or the last one). */
+const answering = (api, path, status, timeoutMs) =>
+  until(() => api.request('GET', path), { done: (response) => response.status === status, timeoutMs });
 
 describe('GET /health and GET /ready', () => {
   test('200 after a real database round trip, no auth needed', async () => {
@@ -45,13 +38,13 @@ describe('GET /health and GET /ready', () => {
       assert.equal(list.headers.get('retry-after'), '5');
 
       // The liveness answer reuses a success for up to 5 s.
-      assertProblem(assert, await until(t.api, '/health', 503, 7_000), 503);
+      assertProblem(assert, await answering(t.api, '/health', 503, 7_000), 503);
     } finally {
       await t.stack.postgres.restart();
     }
     assert.equal((await t.api.request('GET', '/ready')).status, 200);
     // ...and a failure for up to 1 s.
-    assert.equal((await until(t.api, '/health', 200, 3_000)).status, 200);
+    assert.equal((await answering(t.api, '/health', 200, 3_000)).status, 200);
     const tasks = (await t.api.list(user)).body;
     assert.deepEqual(tasks.map((task) => task.title), ['survives the outage'], 'data survived');
     const causeLine = t.stack.worker.logs().split('\n').find((line) =>

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { bin, ROOT } from '../scripts/lib/toolchain.mjs';
 import { Api, newUser } from './support/api.mjs';
-import { OPENAPI_PATH, openapi, problemsWith, schemaValidator } from './support/openapi.mjs';
+import { deref, OPENAPI_PATH, openapi, problemsWith, resolveRef, schemaValidator } from './support/openapi.mjs';
 import { sharedStack, TEST_SECRET } from './support/stack.mjs';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
@@ -28,15 +28,13 @@ function refs(node, where = '#') {
   return Object.entries(node).flatMap(([key, value]) =>
     key === '$ref' ? [[value, where]] : refs(value, `${where}/${key}`));
 }
-const resolve = (ref) => ref.replace(/^#\//, '').split('/').reduce((node, key) => node?.[key], openapi);
-const deref = (object) => (object?.$ref ? deref(resolve(object.$ref)) : object);
 
 describe('openapi.json', () => {
   test('is OpenAPI 3.1 with every $ref resolving inside the document', () => {
     assert.match(openapi.openapi, /^3\.1\.\d+$/);
     for (const [ref, where] of refs(openapi)) {
       assert.match(ref, /^#\/components\//, `${where}: only local component refs`);
-      assert.ok(resolve(ref) !== undefined, `${where}: ${ref} does not resolve`);
+      assert.ok(resolveRef(ref) !== undefined, `${where}: ${ref} does not resolve`);
     }
   });
 

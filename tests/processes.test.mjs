@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { until } from '../scripts/lib/timing.mjs';
 import { ROOT, testIsolationNone } from '../scripts/lib/toolchain.mjs';
 
 /** Every descendant of `pid`, from `ps` (portable across Linux and macOS). */
@@ -36,11 +37,8 @@ const alive = (pid) => {
   }
 };
 
-async function eventually(check, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  return check();
-}
+/** Whether `check()` holds within 10 s (polled every 100 ms). */
+const eventually = (check) => until(check, { timeoutMs: 10_000 });
 
 /** Starts the fixture run, waits until its stack is up, and returns what it started. */
 async function startRun(args = []) {

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { startRelay } from '../scripts/lib/bench/relay.mjs';
+import { cString, int16, message, SSL_REQUEST, startupMessage, SYNC, TERMINATE, untyped } from '../scripts/lib/pg-wire.mjs';
+import { nextTurn, until } from '../scripts/lib/timing.mjs';
 
 /** A server whose connections the test drives: resolves each one as { socket, received() }. */
 async function scriptedServer() {
@@ -42,29 +44,11 @@ async function client(port) {
 }
 
 /** Waits (without timing anything) until `condition()` holds; fails after many turns of the event loop. */
-async function until(condition, what) {
-  for (let turn = 0; turn < 20_000; turn++) {
-    if (condition()) return;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  assert.fail(`never: ${what}`);
+async function eventually(condition, what) {
+  if (!(await until(condition, { pause: nextTurn, attempts: 20_000 }))) assert.fail(`never: ${what}`);
 }
 
-/** A frontend message: type byte, int32 length including itself, body. */
-const message = (type, body) => {
-  const head = Buffer.alloc(5);
-  head.write(type, 0, 'latin1');
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-};
-const cString = (text) => Buffer.from(`${text}\0`);
-const untyped = (code, body = Buffer.alloc(0)) => {
-  const head = Buffer.alloc(8);
-  head.writeInt32BE(8 + body.length, 0);
-  head.writeInt32BE(code, 4);
-  return Buffer.concat([head, body]);
-};
-const STARTUP = untyped(196608, Buffer.concat([cString('user'), cString('postgres'), Buffer.from([0])]));
+const STARTUP = startupMessage({ user: 'postgres' });
 
 describe('the benchmark relay', () => {
   const cleanups = [];
@@ -90,7 +74,7 @@ describe('the benchmark relay', () => {
       peer.socket.write(chunk);
     }
     const all = Buffer.concat(sent);
-    await until(() => peer.received().length >= all.length, 'the echo came back whole');
+    await eventually(() => peer.received().length >= all.length, 'the echo came back whole');
     assert.ok(upstream.received().equals(all), 'the server got the bytes as sent');
     assert.ok(peer.received().equals(all), 'the client got the answer as sent');
     assert.equal(relay.snapshot().bytesToServer, all.length);
@@ -105,26 +89,26 @@ describe('the benchmark relay', () => {
 
     // Three writes before any answer: one flight, however they arrive.
     for (const part of ['a', 'b', 'c']) peer.socket.write(part);
-    await until(() => upstream.received().length === 3, 'the server got the first flight');
+    await eventually(() => upstream.received().length === 3, 'the server got the first flight');
     upstream.socket.write('ok');
-    await until(() => peer.received().length === 2, 'the client got the first answer');
+    await eventually(() => peer.received().length === 2, 'the client got the first answer');
     assert.equal(relay.snapshot().roundTrips, 1);
 
     peer.socket.write('d');
-    await until(() => upstream.received().length === 4, 'the server got the second flight');
+    await eventually(() => upstream.received().length === 4, 'the server got the second flight');
     upstream.socket.write('ok');
-    await until(() => peer.received().length === 4, 'the client got the second answer');
+    await eventually(() => peer.received().length === 4, 'the client got the second answer');
     assert.equal(relay.snapshot().roundTrips, 2);
 
-    peer.socket.write(message('X', Buffer.alloc(0)));
-    await until(() => upstream.received().length === 9, 'the server got the Terminate');
+    peer.socket.write(TERMINATE);
+    await eventually(() => upstream.received().length === 9, 'the server got the Terminate');
     assert.equal(relay.snapshot().roundTrips, 2, 'nothing answers a Terminate');
 
     // A second connection: its first bytes are its first round trip.
     const second = await client(relay.port);
     const secondUpstream = await server.accept();
     second.socket.write('e');
-    await until(() => secondUpstream.received().length === 1, 'the server got the other connection’s bytes');
+    await eventually(() => secondUpstream.received().length === 1, 'the server got the other connection’s bytes');
     assert.deepEqual(
       { connections: relay.snapshot().connections, roundTrips: relay.snapshot().roundTrips },
       { connections: 2, roundTrips: 3 },
@@ -140,21 +124,21 @@ describe('the benchmark relay', () => {
     const peer = await client(relay.port);
     const upstream = await server.accept();
 
-    peer.socket.write(untyped(80877103)); // SSLRequest
-    await until(() => upstream.received().length === 8, 'the server got the SSLRequest');
+    peer.socket.write(untyped(SSL_REQUEST));
+    await eventually(() => upstream.received().length === 8, 'the server got the SSLRequest');
     upstream.socket.write('N');
-    await until(() => peer.received().length === 1, 'the client got the refusal');
+    await eventually(() => peer.received().length === 1, 'the client got the refusal');
 
-    const parse = message('P', Buffer.concat([cString(''), cString('SELECT $1::text'), Buffer.from([0, 0])]));
-    const bind = message('B', Buffer.concat([cString(''), cString(''), Buffer.from([0, 0, 0, 0, 0, 0])]));
+    const parse = message('P', cString(''), cString('SELECT $1::text'), int16(0));
+    const bind = message('B', cString(''), cString(''), int16(0), int16(0), int16(0));
     const query = message('Q', cString('SELECT 2'));
-    const stream = Buffer.concat([STARTUP, parse, bind, message('S', Buffer.alloc(0)), query]);
+    const stream = Buffer.concat([STARTUP, parse, bind, SYNC, query]);
     // Byte by byte for the first messages, then in two uneven halves.
     const cut = STARTUP.length + parse.length;
     for (let i = 0; i < cut; i++) peer.socket.write(stream.subarray(i, i + 1));
     peer.socket.write(stream.subarray(cut, cut + 3));
     peer.socket.write(stream.subarray(cut + 3));
-    await until(() => upstream.received().length === 9 + stream.length - 1, 'the server got everything');
+    await eventually(() => upstream.received().length === 9 + stream.length - 1, 'the server got everything');
 
     assert.deepEqual(
       relay.statements().map(({ type, text }) => ({ type, text })),
@@ -173,22 +157,22 @@ describe('the benchmark relay', () => {
     const upstream = await server.accept();
 
     peer.socket.write('abc');
-    await until(() => timers.length === 1, 'the first chunk was scheduled');
+    await eventually(() => timers.length === 1, 'the first chunk was scheduled');
     peer.socket.write('def');
-    await until(() => timers.length === 2, 'the second chunk was scheduled');
+    await eventually(() => timers.length === 2, 'the second chunk was scheduled');
     assert.equal(upstream.received().length, 0, 'nothing reaches the server before its timer');
     assert.deepEqual(timers.map((timer) => timer.ms), [7, 7]);
 
     timers[1].fn();
     timers[0].fn();
-    await until(() => upstream.received().length === 6, 'the server got both chunks');
+    await eventually(() => upstream.received().length === 6, 'the server got both chunks');
     assert.equal(upstream.received().toString(), 'abcdef');
 
     upstream.socket.write('xyz');
-    await until(() => timers.length === 3, 'the answer was scheduled');
+    await eventually(() => timers.length === 3, 'the answer was scheduled');
     assert.equal(peer.received().length, 0, 'nothing reaches the client before its timer');
     timers[2].fn();
-    await until(() => peer.received().length === 3, 'the client got the answer');
+    await eventually(() => peer.received().length === 3, 'the client got the answer');
     assert.equal(peer.received().toString(), 'xyz');
     assert.deepEqual(
       { delayedChunks: relay.snapshot().delayedChunks, scheduledDelayMs: relay.snapshot().scheduledDelayMs },
@@ -197,7 +181,7 @@ describe('the benchmark relay', () => {
 
     relay.setDelay(0);
     peer.socket.write('g');
-    await until(() => upstream.received().length === 7, 'undelayed bytes go straight through');
+    await eventually(() => upstream.received().length === 7, 'undelayed bytes go straight through');
     assert.equal(timers.length, 3, 'no timer without a delay');
     peer.socket.destroy();
   });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { freePort } from './net.mjs';
 import { removeTemporaryDir, spawnManaged, stopProcess, temporaryDir } from './processes.mjs';
 import { which } from './system.mjs';
+import { sleep } from './timing.mjs';
 
 const quote = (text) => `"${String(text).replaceAll('"', '""')}"`;
 
@@ -27,7 +28,7 @@ async function waitForPort(port, child, output, timeoutMs = 10_000) {
       socket.once('error', () => resolve(false));
     });
     if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await sleep(25);
   }
   throw new Error(`pgbouncer did not listen on ${port} within ${timeoutMs} ms:\n${output()}`);
 }

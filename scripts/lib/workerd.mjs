@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { freePort } from './net.mjs';
 import { removeTemporaryDir, spawnManaged, stopProcess, temporaryDir } from './processes.mjs';
+import { sleep } from './timing.mjs';
 import { bin, ROOT } from './toolchain.mjs';
 
 const COMPATIBILITY_DATE = '2026-11-01';
@@ -85,7 +86,7 @@ async function waitForHttp(url, child, { status, intervalMs = 50, timeoutMs = 20
     } catch {
       // Not listening yet.
     }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await sleep(intervalMs);
   }
   throw new Error(`workerd did not answer on ${url}${status ? ` with ${status}` : ''} within ${timeoutMs} ms (${last})`);
 }

@@ -60,10 +60,13 @@ export function schemaValidator(schema) {
   return compiled.get(schema);
 }
 
-/** Follows a local `$ref` (`#/components/...`) in the document. */
-function deref(object) {
+/** What a local `$ref` (`#/components/...`) points to in the document, or undefined. */
+export const resolveRef = (ref) => ref.replace(/^#\//, '').split('/').reduce((node, key) => node?.[key], openapi);
+
+/** Follows a local `$ref` in the document, and the target's own, to an object without one. */
+export function deref(object) {
   if (!object?.$ref) return object;
-  const target = object.$ref.replace(/^#\//, '').split('/').reduce((node, key) => node?.[key], openapi);
+  const target = resolveRef(object.$ref);
   if (!target) throw new Error(`openapi.json: unresolvable $ref ${object.$ref}`);
   return deref(target);
 }

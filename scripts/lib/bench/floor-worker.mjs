@@ -1,7 +1,8 @@
 // The benchmark's I/O floor: the least a worker can do to answer GET /ready with the same
 // database round trip as ours, so that the report can tell how much of a worker's CPU per
 // request is the runtime's own I/O (the socket or the fetch, the request and the response)
-// and how much is the worker's code. Plain JavaScript, no dependencies, run by workerd as it
+// and how much is the worker's code. Plain JavaScript, no dependencies but the PostgreSQL
+// message encoders beside it (../pg-wire.mjs, loaded as a second module), run by workerd as it
 // is (no bundling).
 //
 //   GET /ready   with HYPERDRIVE: one connection per request, one flight for the startup and
@@ -13,12 +14,11 @@
 // Every request logs one JSON line, as the other workers do: the bench counts requests by it.
 
 import { connect } from 'cloudflare:sockets';
+import { concat, cString, int16, int32, message, startupMessage, SYNC, TERMINATE } from '../pg-wire.mjs';
 
 /** Our worker's readiness statement (src/store/sql.rs). */
 const PING = 'SELECT clock_timestamp()::text';
 const READY = '{"status":"ok","database":"ok"}';
-const TERMINATE = new Uint8Array([0x58, 0, 0, 0, 4]);
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export default {
@@ -78,46 +78,18 @@ async function pingNeon(env) {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL's frontend protocol, as little of it as the ping needs.
 
-/** A message of `type` (a character) with `body`'s parts: strings end in NUL, numbers are int16. */
-function message(type, ...parts) {
-  const bytes = parts.map((part) => (typeof part === 'string' ? encoder.encode(`${part}\0`) : new Uint8Array([part >> 8, part & 0xff])));
-  const length = 4 + bytes.reduce((sum, part) => sum + part.length, 0);
-  const out = new Uint8Array(1 + length);
-  out[0] = type.charCodeAt(0);
-  new DataView(out.buffer).setInt32(1, length);
-  let at = 5;
-  for (const part of bytes) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 /**
  * The startup (protocol 3.0) and the ping's Parse, Bind, Execute and Sync, in one buffer: with
  * trust authentication nothing has to be waited for in between, so it is one flight.
  */
 function startupAndPing({ user, database }) {
-  const parameters = encoder.encode(`user\0${user}\0database\0${database}\0client_encoding\0UTF8\0\0`);
-  const startup = new Uint8Array(8 + parameters.length);
-  const view = new DataView(startup.buffer);
-  view.setInt32(0, startup.length);
-  view.setInt32(4, 196608); // 3.0
-  startup.set(parameters, 8);
-  const messages = [
-    startup,
-    message('P', '', PING, 0), // unnamed statement, no parameter types
-    message('B', '', '', 0, 0, 0), // unnamed portal; no parameter formats, no parameters; every column as text
-    message('E', '', 0, 0), // no row limit (an int32 of zero)
-    new Uint8Array([0x53, 0, 0, 0, 4]), // Sync
-  ];
-  const out = new Uint8Array(messages.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of messages) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concat([
+    startupMessage({ user, database, client_encoding: 'UTF8' }),
+    message('P', cString(''), cString(PING), int16(0)), // unnamed statement, no parameter types
+    message('B', cString(''), cString(''), int16(0), int16(0), int16(0)), // unnamed portal; no parameter formats, no parameters; every column as text
+    message('E', cString(''), int32(0)), // no row limit
+    SYNC,
+  ]);
 }
 
 /** The server's ErrorResponse fields S, C and M as one line. */
@@ -150,7 +122,7 @@ async function pingPostgres(connectionString) {
     for (let readyForQuery = 0; readyForQuery < 2; ) {
       const { value, done } = await reader.read();
       if (done) throw new Error(failure ?? 'the database closed the connection');
-      pending = pending.length === 0 ? value : concat(pending, value);
+      pending = pending.length === 0 ? value : concat([pending, value]);
       let at = 0;
       while (pending.length - at >= 5) {
         const length = new DataView(pending.buffer, pending.byteOffset + at + 1, 4).getInt32(0);
@@ -179,11 +151,4 @@ async function pingPostgres(connectionString) {
   } finally {
     writer.close().catch(() => {});
   }
-}
-
-function concat(a, b) {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

@@ -15,14 +15,11 @@
 // ('P') and simple Query ('Q') is kept; after TLS is accepted nothing more can be read.
 
 import { connect, createServer } from 'node:net';
+import { GSSENC_REQUEST, SSL_REQUEST, TERMINATE } from '../pg-wire.mjs';
 
 /** The delay each way the benchmark injects unless told otherwise. */
 export const DEFAULT_DELAY_MS = 5;
 
-const SSL_REQUEST = 80877103;
-const GSSENC_REQUEST = 80877104;
-/** A Terminate message, the whole of it. */
-const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
 /** Marks the end of a direction in a delay queue, so the end is not delivered before the data. */
 const END = Symbol('end');
 
