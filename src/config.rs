@@ -16,7 +16,7 @@ use crate::{
     },
     cors::{AllowedOrigins, Cors},
     cursor::CursorKey,
-    net::{http_host, is_loopback},
+    runtime::net::{http_host, is_loopback},
     store::postgres::url::ConnectionUrl,
 };
 

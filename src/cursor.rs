@@ -71,16 +71,16 @@ impl CursorKey {
             .into_bytes();
         format!(
             "{}.{}",
-            crate::base64::url_encode(payload.as_bytes()),
-            crate::base64::url_encode(&signature[..SIGNATURE_BYTES])
+            crate::runtime::base64::url_encode(payload.as_bytes()),
+            crate::runtime::base64::url_encode(&signature[..SIGNATURE_BYTES])
         )
     }
 
     /// The payload of a cursor this key sealed for `user` in `domain`, or `None`.
     fn open(&self, user: &str, domain: &str, cursor: &str) -> Option<String> {
         let (payload, signature) = cursor.split_once('.')?;
-        let payload = String::from_utf8(crate::base64::url_decode(payload)?).ok()?;
-        let signature = crate::base64::url_decode(signature)?;
+        let payload = String::from_utf8(crate::runtime::base64::url_decode(payload)?).ok()?;
+        let signature = crate::runtime::base64::url_decode(signature)?;
         if signature.len() != SIGNATURE_BYTES {
             return None;
         }
@@ -207,7 +207,7 @@ impl FeedPosition {
 
 fn fingerprint_digest(query: &ListQuery) -> String {
     let digest = Sha256::digest(query.fingerprint().as_bytes());
-    crate::base64::url_encode(&digest[..8])
+    crate::runtime::base64::url_encode(&digest[..8])
 }
 
 /// The sort value of a task, as the list statement compares it.
@@ -285,15 +285,18 @@ mod tests {
         let default = query(&[]);
         let cursor = key.encode("alice", &default, &task());
         let (payload, signature) = cursor.split_once('.').unwrap();
-        let forged_payload = crate::base64::url_encode(
-            String::from_utf8(crate::base64::url_decode(payload).unwrap())
+        let forged_payload = crate::runtime::base64::url_encode(
+            String::from_utf8(crate::runtime::base64::url_decode(payload).unwrap())
                 .unwrap()
                 .replace("2026", "2027")
                 .as_bytes(),
         );
         for bad in [
             format!("{forged_payload}.{signature}"),
-            format!("{payload}.{}", crate::base64::url_encode(&[0u8; 16])),
+            format!(
+                "{payload}.{}",
+                crate::runtime::base64::url_encode(&[0u8; 16])
+            ),
             "garbage".to_owned(),
             format!("{payload}."),
         ] {

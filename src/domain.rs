@@ -4,7 +4,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::json::{self, Object};
+use crate::runtime::json::{self, Object};
 
 /// Longest accepted task title, in Unicode scalar values (not bytes).
 pub const TITLE_MAX_CHARS: usize = 200;

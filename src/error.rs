@@ -6,7 +6,9 @@
 
 use std::borrow::Cow;
 
-use crate::{auth::AuthError, domain::FieldError, json, routes::Allowed, store::StoreError};
+use crate::{
+    auth::AuthError, domain::FieldError, routes::Allowed, runtime::json, store::StoreError,
+};
 
 /// Problem types are `tag:` URIs (RFC 4151), as RFC 9457 suggests for identifiers that are
 /// stable for programs to switch on but not meant to be dereferenced.

@@ -35,7 +35,7 @@ pub fn for_list(tasks: &[Task], link: Option<&str>) -> String {
     input.extend_from_slice(link.as_bytes());
     format!(
         "\"l.{}\"",
-        crate::base64::url_encode(Md5::digest(&input).as_slice())
+        crate::runtime::base64::url_encode(Md5::digest(&input).as_slice())
     )
 }
 

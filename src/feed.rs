@@ -11,7 +11,7 @@
 
 use crate::cursor::{FeedPosition, BEFORE_ANY_ID};
 use crate::domain::{write_task_array, Task};
-use crate::json;
+use crate::runtime::json;
 use crate::store::{Change, ChangesPage};
 
 /// How long deletions are remembered: a cursor older than this is answered with 410.

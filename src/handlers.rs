@@ -11,10 +11,10 @@ use crate::{
     etag,
     feed::{self, DELETIONS_KEPT_MS},
     health,
-    http::{Incoming, Reply},
     request::{self, read_body},
     response,
     routes::Route,
+    runtime::http::{Incoming, Reply},
     store::{Created, StoreError, TaskStore},
     telemetry::RequestLog,
     Config,
@@ -82,7 +82,7 @@ pub async fn handle(
             let query = ChangesQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .map_err(ApiError::Validation)?;
             let user = caller.user().as_str();
-            let now_ms = i64::try_from(crate::js::now_millis()).unwrap_or(i64::MAX);
+            let now_ms = i64::try_from(crate::runtime::js::now_millis()).unwrap_or(i64::MAX);
             let after = match &query.since {
                 None => FeedPosition::start(now_ms),
                 Some(since) => config

@@ -110,7 +110,7 @@ pub async fn liveness(store: &dyn TaskStore) -> Result<(), StoreError> {
                 // The other check is overdue; answer from a check of our own.
                 return store.ping().await;
             }
-            Next::Wait => drop(crate::deadline::sleep(WAIT_STEP).await),
+            Next::Wait => drop(crate::runtime::deadline::sleep(WAIT_STEP).await),
         }
     }
 }
@@ -121,7 +121,7 @@ pub async fn readiness(store: &dyn TaskStore) -> Result<(), StoreError> {
 }
 
 fn now_ms() -> f64 {
-    crate::js::now_millis() as f64
+    crate::runtime::js::now_millis() as f64
 }
 
 #[cfg(test)]

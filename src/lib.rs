@@ -13,25 +13,19 @@
 //! Run it with `npm start`; test it with `npm test` (see README.md).
 
 pub mod auth;
-pub mod base64;
 pub mod config;
 pub mod cors;
 pub mod cursor;
-pub mod deadline;
 pub mod domain;
-pub mod driver;
 pub mod error;
 pub mod etag;
 pub mod feed;
 pub mod handlers;
 pub mod health;
-pub mod http;
-pub mod js;
-pub mod json;
-pub mod net;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod runtime;
 pub mod store;
 pub mod telemetry;
 
@@ -40,8 +34,8 @@ use worker::{js_sys, web_sys, Env};
 
 pub use config::Config;
 use error::ApiError;
-use http::{Incoming, Reply};
 use routes::Resolution;
+use runtime::http::{Incoming, Reply};
 use telemetry::RequestLog;
 
 /// The fetch handler src/entry.mjs calls: the runtime's request in, its response out (or a
@@ -54,7 +48,7 @@ use telemetry::RequestLog;
 /// `/health`) is answered by this call, anything else by the promise it returns.
 #[wasm_bindgen]
 pub fn fetch(request: web_sys::Request, env: Env, _context: JsValue) -> JsValue {
-    driver::run(async move {
+    runtime::driver::run(async move {
         serve(Incoming::new(request), &env)
             .await
             .into_js()
@@ -72,7 +66,7 @@ pub fn fetch(request: web_sys::Request, env: Env, _context: JsValue) -> JsValue 
 /// Serves one request. Every error becomes a problem response here; the only failure left is
 /// the runtime refusing to construct a response at all.
 async fn serve(request: Incoming, env: &Env) -> Reply {
-    let started = js::now_millis();
+    let started = runtime::js::now_millis();
     let request_id = request
         .header("cf-ray")
         .unwrap_or_else(|| telemetry::generated_request_id(started));
@@ -114,7 +108,7 @@ async fn serve(request: Incoming, env: &Env) -> Reply {
         }
     }
 
-    log.emit(reply.status(), js::now_millis());
+    log.emit(reply.status(), runtime::js::now_millis());
     reply
 }
 

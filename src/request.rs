@@ -11,7 +11,7 @@ use crate::{
         TaskPatch, Title,
     },
     error::ApiError,
-    http::{BodyError, Incoming},
+    runtime::http::{BodyError, Incoming},
 };
 
 /// The largest request body accepted. Tasks are small; anything bigger is a mistake or abuse.

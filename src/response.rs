@@ -6,7 +6,7 @@
 use crate::{
     domain::{write_task_array, Task},
     error::ApiError,
-    http::Reply,
+    runtime::http::Reply,
 };
 
 /// One task's JSON, with this status.

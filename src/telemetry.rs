@@ -8,7 +8,7 @@ use std::cell::RefCell;
 
 use serde::Serialize;
 
-use crate::json;
+use crate::runtime::json;
 
 /// The access-log line of one request.
 #[derive(Debug)]

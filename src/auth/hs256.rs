@@ -93,7 +93,7 @@ mod tests {
 
     /// Base64url without padding, as JWT segments are encoded.
     fn b64(bytes: &[u8]) -> String {
-        crate::base64::url_encode(bytes)
+        crate::runtime::base64::url_encode(bytes)
     }
 
     #[test]

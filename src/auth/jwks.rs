@@ -306,7 +306,7 @@ pub async fn verify(
 }
 
 async fn cached_or_fetched(url: &str, kid: &str) -> Result<Jwk, JwksError> {
-    let now_ms = crate::js::now_millis() as f64;
+    let now_ms = crate::runtime::js::now_millis() as f64;
     let decision = CACHE.with(|cache| cache.borrow().decide(kid, now_ms));
     match decision {
         Decision::Use(key) => Ok(key),
@@ -337,16 +337,16 @@ async fn fetch(url: &str) -> Result<Vec<Jwk>, String> {
         let answer = JsFuture::from(get_text(url)).await.map_err(|error| {
             format!(
                 "fetching the JWKS: {}",
-                crate::js::error_message(&error, "unknown error")
+                crate::runtime::js::error_message(&error, "unknown error")
             )
         })?;
-        let (status, text) = crate::js::status_and_payload(answer);
+        let (status, text) = crate::runtime::js::status_and_payload(answer);
         if status != 200 {
             return Err(format!("the JWKS endpoint answered HTTP {status}"));
         }
         parse_jwks(&text.as_string().unwrap_or_default())
     };
-    crate::deadline::within(FETCH_TIMEOUT, request)
+    crate::runtime::deadline::within(FETCH_TIMEOUT, request)
         .await
         .unwrap_or_else(|| {
             Err(format!(
@@ -411,7 +411,10 @@ mod tests {
     }
 
     fn token(header: &str) -> String {
-        format!("{}.e30.c2ln", crate::base64::url_encode(header.as_bytes()))
+        format!(
+            "{}.e30.c2ln",
+            crate::runtime::base64::url_encode(header.as_bytes())
+        )
     }
 
     fn config(algorithms: Vec<Algorithm>) -> JwksConfig {

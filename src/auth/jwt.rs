@@ -12,7 +12,7 @@ use jwt_compact::Claims;
 use serde::{de::IgnoredAny, Deserialize};
 
 use super::{AuthError, IdentityClaims};
-use crate::base64;
+use crate::runtime::base64;
 
 /// The JOSE header fields this API reads (RFC 7515 section 4.1); the rest are ignored.
 #[derive(Debug, Deserialize)]

@@ -128,7 +128,7 @@ pub fn verify(signed: &str, config: &SessionConfig) -> Result<SessionToken, Auth
     // Standard or URL-safe base64, padded or not: Better Auth signs with `btoa` (standard,
     // padded) and verifies either alphabet.
     let signature =
-        crate::base64::lenient_decode(signature).ok_or(AuthError::SessionBadSignature)?;
+        crate::runtime::base64::lenient_decode(signature).ok_or(AuthError::SessionBadSignature)?;
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&config.key).expect("HMAC takes any key");
     mac.update(token.as_bytes());
     // Constant-time comparison.
@@ -151,7 +151,7 @@ mod tests {
     fn sign(token: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
         mac.update(token.as_bytes());
-        let signature = crate::base64::standard_encode(&mac.finalize().into_bytes());
+        let signature = crate::runtime::base64::standard_encode(&mac.finalize().into_bytes());
         format!("{token}.{signature}")
     }
 

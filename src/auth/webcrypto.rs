@@ -44,7 +44,8 @@ extern "C" {
 /// Whether `signature` is `alg`'s signature of `data` under the public key `jwk` (JSON).
 /// An error means WebCrypto refused the key or the parameters.
 pub async fn verify(jwk: &str, alg: &str, data: &[u8], signature: &[u8]) -> Result<bool, String> {
-    let describe = |error: JsValue| crate::js::error_message(&error, "unknown WebCrypto error");
+    let describe =
+        |error: JsValue| crate::runtime::js::error_message(&error, "unknown WebCrypto error");
     let promise = verify_jws(jwk, alg, data, signature).map_err(describe)?;
     let verdict = JsFuture::from(promise).await.map_err(describe)?;
     Ok(verdict.as_bool() == Some(true))

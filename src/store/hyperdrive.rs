@@ -64,7 +64,7 @@ impl<'a> HyperdriveTransport<'a> {
             options: url.options.as_deref(),
             application_name: url.application_name.as_deref(),
             password_may_travel: encrypted
-                || crate::net::is_loopback(&url.host)
+                || crate::runtime::net::is_loopback(&url.host)
                 || self.allow_password_without_tls,
         };
         postgres::run(&mut connection, &login, statement, guess).await

@@ -15,7 +15,7 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, wasm_bindgen_futures::JsFuture};
 
-use crate::json;
+use crate::runtime::json;
 
 use super::{
     classify_sqlstate, sql::Param, sql::Statement, Row, StoreError, Transport, STORAGE_TIMEOUT,
@@ -83,10 +83,10 @@ impl Transport for NeonHttpTransport<'_> {
         .map_err(|error| {
             StoreError::Unavailable(format!(
                 "fetching the Neon endpoint: {}",
-                crate::js::error_message(&error, "unknown error")
+                crate::runtime::js::error_message(&error, "unknown error")
             ))
         })?;
-        let (status, body) = crate::js::status_and_payload(answer);
+        let (status, body) = crate::runtime::js::status_and_payload(answer);
         let body = js_sys::Uint8Array::unchecked_from_js(body).to_vec();
         decode_response(status, &body)
     }

@@ -107,7 +107,7 @@ impl TcpConnection {
         let connection = open_connection(host, port, tls_later, limit_ms).map_err(|error| {
             StoreError::Unavailable(format!(
                 "opening a socket: {}",
-                crate::js::error_message(&error, "unknown error")
+                crate::runtime::js::error_message(&error, "unknown error")
             ))
         })?;
         Ok(Self {
@@ -121,7 +121,7 @@ impl TcpConnection {
         self.connection = self.connection.start_tls().map_err(|error| {
             StoreError::Unavailable(format!(
                 "starting TLS: {}",
-                crate::js::error_message(&error, "unknown error")
+                crate::runtime::js::error_message(&error, "unknown error")
             ))
         })?;
         Ok(())
@@ -139,7 +139,7 @@ impl TcpConnection {
             .map_err(|error| {
                 StoreError::Unavailable(format!(
                     "reading from the database: {}",
-                    crate::js::error_message(&error, "unknown error")
+                    crate::runtime::js::error_message(&error, "unknown error")
                 ))
             })?;
         if chunk.is_undefined() {

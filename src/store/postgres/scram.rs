@@ -8,7 +8,7 @@
 //! connection still runs the full exchange with fresh nonces, and the server's signature is
 //! still verified: authentication is exactly as strong, just cheaper.
 
-use crate::base64::{lenient_decode, standard_encode};
+use crate::runtime::base64::{lenient_decode, standard_encode};
 use hmac::{Hmac, Mac};
 use pbkdf2::pbkdf2_hmac;
 use sha2::{Digest, Sha256};

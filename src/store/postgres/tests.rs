@@ -4,7 +4,7 @@
 //! (round trips) the client needed.
 
 use super::*;
-use crate::base64::{lenient_decode, standard_encode};
+use crate::runtime::base64::{lenient_decode, standard_encode};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;

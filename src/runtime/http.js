@@ -1,4 +1,4 @@
-// The JavaScript side of src/http.rs: reading the request and building the response, each in
+// The JavaScript side of src/runtime/http.rs: reading the request and building the response, each in
 // one call from the wasm.
 
 // The headers every request reads, and those only a route's handler reads, each list in the

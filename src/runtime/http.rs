@@ -10,7 +10,7 @@ use std::{borrow::Cow, cell::OnceCell};
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, wasm_bindgen_futures::JsFuture, web_sys};
 
-#[wasm_bindgen(module = "/src/http.js")]
+#[wasm_bindgen(module = "/src/runtime/http.js")]
 extern "C" {
     #[wasm_bindgen(js_name = requestParts)]
     fn request_parts(request: &web_sys::Request) -> String;
@@ -211,8 +211,9 @@ impl Reply {
             headers.push_str(value);
             headers.push('\n');
         }
-        respond(self.status, self.body, &headers)
-            .map_err(|error| crate::js::error_message(&error, "the runtime refused the response"))
+        respond(self.status, self.body, &headers).map_err(|error| {
+            crate::runtime::js::error_message(&error, "the runtime refused the response")
+        })
     }
 }
 
