@@ -86,9 +86,9 @@ const HELP = `Usage: npm run bench -- [options]
   --delay-ms N            the delay the relay adds each way for the p50-with-delay measurement,
                           at c=16 (default 5; quick: 0; 0 skips that measurement)
   --out DIR               where the JSON goes (default results/)
-  --markdown              print the tables as markdown (for the README)
+  --markdown              print the tables as markdown (for docs/benchmark.md)
   --compare A.json B.json print two result files side by side and exit
-  --report A.json         print a result file's tables again (with --markdown, for the README)
+  --report A.json         print a result file's tables again (with --markdown, for docs/benchmark.md)
   --profile LIST          instead of measuring, record a V8 CPU profile of the worker serving
                           each listed scenario (--duration s at the highest concurrency) into
                           results/profile-*.cpuprofile and print where its CPU time goes

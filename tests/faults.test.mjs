@@ -5,7 +5,7 @@
 // Afterwards every acknowledged write must read back exactly as acknowledged, every write
 // that got a 503 must be applied fully or not at all, no response may be another 5xx or take
 // longer than the storage timeout, and the first success must come within a second of the
-// database accepting connections again. The run's figures are printed (README, "Faults").
+// database accepting connections again. The run's figures are printed (docs/testing.md, "Faults").
 // And a database that never answers gets its requests a 503 at the storage deadline.
 
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
-// Presenting benchmark results: the stdout tables, the README's markdown tables, our worker
-// beside the reference worker, and the side-by-side comparison of two result files. Files of
-// older schemas print too: a figure they lack shows as –, a table they lack (the I/O floor's)
-// is left out.
+// Presenting benchmark results: the stdout tables, the markdown tables of docs/benchmark.md,
+// our worker beside the reference worker, and the side-by-side comparison of two result files.
+// Files of older schemas print too: a figure they lack shows as –, a table they lack (the I/O
+// floor's) is left out.
 
 const fixed = (digits) => (value) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
 const int = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–');
@@ -186,7 +186,7 @@ function sizesAndStarts(result, table) {
   return table(columns, rows);
 }
 
-/** The human-readable report for stdout (or, with `markdown`, for the README). */
+/** The human-readable report for stdout (or, with `markdown`, for docs/benchmark.md). */
 export function formatReport(result, { markdown = false } = {}) {
   const table = markdown ? markdownTable : textTable;
   const sections = [markdown ? header(result).split('\n').map((line) => `- ${line}`).join('\n') : header(result)];
@@ -199,7 +199,7 @@ export function formatReport(result, { markdown = false } = {}) {
     sections.push(`${heading(title)}\n\n${table(COLUMNS, rows)}`);
     if (result.reference) {
       const theirs = result.reference.rows.filter((row) => row.model === model);
-      // The README gets the side-by-side table only.
+      // docs/benchmark.md gets the side-by-side table only.
       if (!markdown && theirs.length > 0) {
         sections.push(`-- The reference worker ${MODEL_TITLES[model] ?? model}\n\n${table(REFERENCE_COLUMNS, theirs)}`);
       }
@@ -215,7 +215,7 @@ export function formatReport(result, { markdown = false } = {}) {
     if (result.settings.auth !== 'trust') {
       kinds.push({ pick: (row) => row.trustFloor, title: `Database floor ${path}, trust (no key derivation): pgbench -C, the same statements` });
     }
-    // The README gets one compact table of every floor instead (below).
+    // docs/benchmark.md gets one compact table of every floor instead (below).
     for (const { pick, title: floorTitle } of markdown ? [] : kinds) {
       const floors = rows.filter((row) => pick(row));
       if (floors.length === 0) continue;
