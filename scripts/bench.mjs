@@ -24,13 +24,16 @@
 // (lib/bench/relay.mjs), which counts round trips and injects the delay, so they are measured
 // identically. The runtime floor is the 401 scenario: a bad signature, refused before any
 // database work.
-// Results go to stdout as tables and to results/bench-<time>[-label].json.
+// Results go to stdout as tables and to results/bench-<time>[-label].json, and the main ratios
+// ours/reference (CPU per request and p50 per scenario) to a chart beside it, the same name
+// with .svg (lib/bench/chart.mjs).
 //
-//   npm run bench                       the full run (about 4 minutes)
+//   npm run bench                       the full run (about 12 minutes)
 //   npm run bench -- --quick            a smoke run (what `npm test` runs; no timing asserted)
 //   npm run bench -- --label before     names the run in the JSON and its file name
 //   npm run bench -- --auth trust       PostgreSQL and PgBouncer without SCRAM, for comparison
 //   npm run bench -- --compare A.json B.json   two runs side by side; runs nothing
+//   npm run bench -- --chart A.json     draws A.json's ratios ours/reference as A.svg; runs nothing
 //   npm run bench -- --profile get      a V8 CPU profile of the worker serving `get`, instead
 //   npm run bench -- --models neon      ours over Neon's HTTP endpoint against the reference's neon()
 //   npm run bench -- --help             every option
@@ -42,6 +45,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { ratioChartSvg, ratioPanels } from './lib/bench/chart.mjs';
 import { processCpuMs, processTreeCpuMs } from './lib/bench/cpu.mjs';
 import { runPgbench } from './lib/bench/pgbench.mjs';
 import { connectInspector, formatProfileSummary, profileWhile, summarizeProfile } from './lib/bench/profile.mjs';
@@ -89,6 +93,9 @@ const HELP = `Usage: npm run bench -- [options]
   --markdown              print the tables as markdown (for docs/benchmark.md)
   --compare A.json B.json print two result files side by side and exit
   --report A.json         print a result file's tables again (with --markdown, for docs/benchmark.md)
+  --chart A.json          draw a result file's ratios ours/reference per scenario (CPU per
+                          request, p50) as an SVG beside it (A.svg) and exit; a run with the
+                          reference worker writes that chart beside its JSON anyway
   --profile LIST          instead of measuring, record a V8 CPU profile of the worker serving
                           each listed scenario (--duration s at the highest concurrency) into
                           results/profile-*.cpuprofile and print where its CPU time goes
@@ -107,6 +114,8 @@ const IO_FLOOR_MODULES = [
 ];
 
 const list = (text) => text.split(',').map((item) => item.trim()).filter(Boolean);
+/** Where the chart of a result file goes: beside it, .svg for .json. */
+const chartPath = (json) => `${json.replace(/\.json$/i, '')}.svg`;
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
 const cores = cpus().length;
 
@@ -135,6 +144,7 @@ function parseSettings() {
       markdown: { type: 'boolean', default: false },
       compare: { type: 'boolean', default: false },
       report: { type: 'string' },
+      chart: { type: 'string' },
       profile: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -496,6 +506,12 @@ async function main() {
     console.log(formatReport(JSON.parse(readFileSync(options.report, 'utf8')), { markdown: options.markdown }));
     return;
   }
+  if (options.chart) {
+    const svg = chartPath(options.chart);
+    writeFileSync(svg, ratioChartSvg(JSON.parse(readFileSync(options.chart, 'utf8'))));
+    console.log(`chart: ${svg}`);
+    return;
+  }
 
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
@@ -776,6 +792,11 @@ async function main() {
   const file = join(options.out, `bench-${stamp}${label ? `-${label}` : ''}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   step(`results: ${file} (${Math.round((Date.now() - startedAt) / 1000)} s)`);
+  // Without the reference worker there is no ratio to draw.
+  if (ratioPanels(result).length > 0) {
+    writeFileSync(chartPath(file), ratioChartSvg(result));
+    step(`chart: ${chartPath(file)}`);
+  }
 }
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

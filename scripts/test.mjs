@@ -27,6 +27,7 @@ const CORE = [
   'tests/openapi.test.mjs',
   'tests/neon-standin.test.mjs',
   'tests/relay.test.mjs',
+  'tests/bench-chart.test.mjs',
   'tests/entry.test.mjs',
   'tests/tasks.test.mjs',
   'tests/task-model.test.mjs',

@@ -100,6 +100,7 @@ describe('npm run bench -- --quick', { skip: SKIP }, () => {
     assert.equal(result.label, 'test');
     assert.equal(result.schema, 2);
     assert.equal(result.reference, null, 'a quick run leaves the reference out unless asked');
+    assert.deepEqual(readdirSync(out).filter((name) => name.endsWith('.svg')), [], 'and, with no ratio to draw, the chart');
     assert.deepEqual(result.delayed, [], 'and the delayed pass');
     const number = (value, what) => assert.ok(Number.isFinite(value) && value >= 0, `${what} is ${value}`);
     number(result.wasm.gzipBytes, 'wasm gzip size');
@@ -155,6 +156,7 @@ describe('npm run bench -- --quick', { skip: SKIP }, () => {
     assert.equal(run.status, 0, `bench exited with ${run.status ?? run.signal}:\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}`);
     const [file] = readdirSync(out).filter((name) => /^bench-.*-reference\.json$/.test(name));
     const result = JSON.parse(readFileSync(join(out, file), 'utf8'));
+    assert.match(readFileSync(join(out, file.replace(/\.json$/, '.svg')), 'utf8'), /<svg [^>]*>[\s\S]*data-scenario="get"/, 'the chart of its ratios, beside it');
     const number = (value, what) => assert.ok(Number.isFinite(value) && value >= 0, `${what} is ${value}`);
 
     for (const worker of ['ours', 'reference']) {
