@@ -7,9 +7,9 @@
 
 use edge_task_api::{
     auth::Caller,
-    domain::{CompletionChange, ListQuery, TaskId, UserId},
+    domain::{CompletionChange, ListQuery, Param, Precondition, TaskId, UserId},
     request,
-    store::sql::{self, Param, Precondition, Statement},
+    store::sql::{self, Statement},
 };
 use serde_json::{json, Value};
 

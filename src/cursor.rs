@@ -228,21 +228,16 @@ fn position_of(sort: SortKey, task: &Task) -> Position {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Priority, TagsJson};
+    use crate::domain::Priority;
 
     fn task() -> Task {
         Task {
-            id: "0190f0a0-0000-7000-8000-000000000001".to_owned(),
             user_id: "alice".to_owned(),
             title: "Buy milk".to_owned(),
-            description: None,
-            completed: false,
             created_at: "2026-12-01T10:00:00.000001Z".to_owned(),
             updated_at: "2026-12-01T10:00:00.000001Z".to_owned(),
-            due_date: None,
             priority: Priority::High,
-            tags: TagsJson::from_database("[]".to_owned()),
-            version: "1".to_owned(),
+            ..Task::sample("0190f0a0-0000-7000-8000-000000000001", "1")
         }
     }
 

@@ -13,7 +13,7 @@
 
 use md5::{Digest, Md5};
 
-use crate::{domain::Task, store::sql::Precondition};
+use crate::domain::{Precondition, Task};
 
 /// The strong ETag of a task at this version.
 pub fn for_version(version: &str) -> String {

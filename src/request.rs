@@ -6,10 +6,7 @@
 use serde_json::{Map, Value};
 
 use crate::{
-    domain::{
-        CompletionChange, Description, DueDate, FieldError, NewTask, Priority, Tags, TaskId,
-        TaskPatch, Title,
-    },
+    domain::{fields, CompletionChange, FieldError, NewTask, TaskId, TaskPatch},
     error::ApiError,
     runtime::http::{BodyError, Incoming},
 };
@@ -76,84 +73,18 @@ pub fn require_json(content_type: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
-/// Parses a create body: `{title, description?, completed?, due_date?, priority?, tags?}`;
-/// other fields are ignored.
+/// Parses a create body: the task's written fields (see [`crate::domain::task`]), `title`
+/// required; other members are ignored.
 pub fn parse_new_task(content_type: Option<&str>, body: &[u8]) -> Result<NewTask, ApiError> {
     let object = json_object(content_type, body)?;
-    let mut errors = Vec::new();
-
-    let title = match object.get("title") {
-        None | Some(Value::Null) => {
-            errors.push(FieldError::new("title", "is required"));
-            None
-        }
-        Some(value) => collect(
-            &mut errors,
-            string_field("title", value).and_then(Title::parse),
-        ),
-    };
-    let description = match object.get("description") {
-        None => None,
-        Some(value) => collect(&mut errors, description_field(value)).flatten(),
-    };
-    let completed = match object.get("completed") {
-        None => None,
-        Some(value) => collect(&mut errors, bool_field("completed", value)),
-    };
-    let (due_date, priority, tags) = planning_fields(&object, &mut errors);
-
-    match (title, errors.is_empty()) {
-        (Some(title), true) => Ok(NewTask {
-            id: TaskId::generate(),
-            title,
-            description,
-            completed: completed.unwrap_or(false),
-            due_date: due_date.flatten(),
-            priority: priority.unwrap_or_default(),
-            tags: tags.unwrap_or_default(),
-        }),
-        _ => Err(ApiError::Validation(errors)),
-    }
+    NewTask::from_json(TaskId::generate(), &object).map_err(ApiError::Validation)
 }
 
-/// Parses an update body: any of `title`, `description` (null clears it), `completed`,
-/// `due_date` (null clears it), `priority`, `tags` (`[]` clears them).
+/// Parses an update body: any of the task's written fields; `null` clears a nullable one,
+/// `[]` clears the tags.
 pub fn parse_patch(content_type: Option<&str>, body: &[u8]) -> Result<TaskPatch, ApiError> {
     let object = json_object(content_type, body)?;
-    let mut errors = Vec::new();
-
-    let title = object.get("title").and_then(|value| {
-        collect(
-            &mut errors,
-            string_field("title", value).and_then(Title::parse),
-        )
-    });
-    let description = object
-        .get("description")
-        .and_then(|value| collect(&mut errors, description_field(value)));
-    let completed = object
-        .get("completed")
-        .and_then(|value| collect(&mut errors, bool_field("completed", value)));
-    let (due_date, priority, tags) = planning_fields(&object, &mut errors);
-
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let patch = TaskPatch {
-        title,
-        description,
-        completed,
-        due_date,
-        priority,
-        tags,
-    };
-    if patch.is_empty() {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "body",
-            "must contain at least one of title, description, completed, due_date, priority, tags",
-        )]));
-    }
-    Ok(patch)
+    TaskPatch::from_json(&object).map_err(ApiError::Validation)
 }
 
 /// Parses the optional body of `PATCH .../complete`: none toggles, `{"completed": b}` sets.
@@ -170,7 +101,7 @@ pub fn parse_completion(
             "completed",
             "is required when a body is sent; send no body to toggle",
         )])),
-        Some(value) => bool_field("completed", value)
+        Some(value) => fields::boolean("completed", value)
             .map(CompletionChange::Set)
             .map_err(|error| ApiError::Validation(vec![error])),
     }
@@ -187,7 +118,7 @@ fn json_object(content_type: Option<&str>, body: &[u8]) -> Result<Map<String, Va
         Ok(Value::Object(object)) => Ok(object),
         Ok(other) => Err(ApiError::BadRequest(format!(
             "The request body must be a JSON object, not {}.",
-            json_kind(&other)
+            fields::json_kind(&other)
         ))),
         Err(error) => Err(ApiError::BadRequest(format!(
             "The request body is not valid JSON (line {}, column {}).",
@@ -197,111 +128,10 @@ fn json_object(content_type: Option<&str>, body: &[u8]) -> Result<Map<String, Va
     }
 }
 
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Records a field's error and yields its value when it has one.
-fn collect<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
-    result.map_err(|error| errors.push(error)).ok()
-}
-
-fn string_field<'a>(field: &str, value: &'a Value) -> Result<&'a str, FieldError> {
-    value.as_str().ok_or_else(|| {
-        FieldError::new(field, format!("must be a string, not {}", json_kind(value)))
-    })
-}
-
-fn bool_field(field: &str, value: &Value) -> Result<bool, FieldError> {
-    value.as_bool().ok_or_else(|| {
-        FieldError::new(
-            field,
-            format!("must be a boolean, not {}", json_kind(value)),
-        )
-    })
-}
-
-/// `due_date`, `priority` and `tags`, each `None` when absent; `due_date` is `Some(None)` for
-/// an explicit `null`. Errors are recorded field by field.
-fn planning_fields(
-    object: &Map<String, Value>,
-    errors: &mut Vec<FieldError>,
-) -> (Option<Option<DueDate>>, Option<Priority>, Option<Tags>) {
-    let due_date = object
-        .get("due_date")
-        .and_then(|value| collect(errors, due_date_field(value)));
-    let priority = object
-        .get("priority")
-        .and_then(|value| collect(errors, priority_field(value)));
-    let tags = object
-        .get("tags")
-        .and_then(|value| collect(errors, tags_field(value)));
-    (due_date, priority, tags)
-}
-
-/// `null` means "no due date"; a string must be a date that exists.
-fn due_date_field(value: &Value) -> Result<Option<DueDate>, FieldError> {
-    match value {
-        Value::Null => Ok(None),
-        Value::String(text) => DueDate::parse("due_date", text).map(Some),
-        other => Err(FieldError::new(
-            "due_date",
-            format!(
-                "must be a date string (YYYY-MM-DD) or null, not {}",
-                json_kind(other)
-            ),
-        )),
-    }
-}
-
-fn priority_field(value: &Value) -> Result<Priority, FieldError> {
-    string_field("priority", value).and_then(|text| Priority::parse("priority", text))
-}
-
-/// An array of strings; `[]` means no tags.
-fn tags_field(value: &Value) -> Result<Tags, FieldError> {
-    let Value::Array(items) = value else {
-        return Err(FieldError::new(
-            "tags",
-            format!("must be an array of strings, not {}", json_kind(value)),
-        ));
-    };
-    let texts = items
-        .iter()
-        .map(|item| {
-            item.as_str().ok_or_else(|| {
-                FieldError::new(
-                    "tags",
-                    format!("must be an array of strings, not of {}", json_kind(item)),
-                )
-            })
-        })
-        .collect::<Result<Vec<&str>, _>>()?;
-    Tags::parse(texts)
-}
-
-/// `null` means "no description"; a string is validated.
-fn description_field(value: &Value) -> Result<Option<Description>, FieldError> {
-    match value {
-        Value::Null => Ok(None),
-        Value::String(text) => Description::parse(text).map(Some),
-        other => Err(FieldError::new(
-            "description",
-            format!("must be a string or null, not {}", json_kind(other)),
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Priority, Tags};
 
     const JSON: Option<&str> = Some("application/json");
 

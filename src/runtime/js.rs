@@ -30,3 +30,16 @@ pub fn status_and_payload(answer: JsValue) -> (u16, JsValue) {
 pub fn now_millis() -> u64 {
     js_sys::Date::now() as u64
 }
+
+/// Unicode lowercase. ASCII is lowered here; anything else by the runtime's
+/// `String.prototype.toLowerCase` in the worker (the same Unicode default case mapping as
+/// `str::to_lowercase`, whose tables would add 14 KB to the module).
+pub fn lowercase(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
+    #[cfg(target_arch = "wasm32")]
+    return js_sys::JsString::from(text).to_lower_case().into();
+    #[cfg(not(target_arch = "wasm32"))]
+    return text.to_lowercase();
+}

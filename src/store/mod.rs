@@ -11,6 +11,7 @@ pub mod neon_http;
 pub mod postgres;
 pub mod socket;
 pub mod sql;
+pub mod statement;
 
 use async_trait::async_trait;
 use std::time::Duration;
@@ -21,12 +22,11 @@ use crate::auth::Caller;
 use crate::config::DatabaseConfig;
 use crate::cursor::{FeedPosition, Position};
 use crate::domain::{
-    CompletionChange, IdempotencyKey, ListQuery, NewTask, Priority, TagsJson, Task, TaskId,
-    TaskPatch,
+    CompletionChange, IdempotencyKey, ListQuery, NewTask, Precondition, Task, TaskId, TaskPatch,
 };
 use hyperdrive::HyperdriveTransport;
 use neon_http::NeonHttpTransport;
-use sql::{Precondition, Statement};
+use statement::{Layout, Statement};
 
 /// The longest a single storage call may take, connection included, before the request is
 /// answered with 503 rather than left hanging. Each transport keeps it with a timer of the
@@ -183,12 +183,11 @@ impl<T: Transport> SqlStore<T> {
         Self { transport }
     }
 
+    /// Runs a statement and answers the work's own rows, once the checks its [`Layout`]
+    /// carries have passed: the session was the path user's, and `If-Match` matched.
     async fn rows(&self, caller: &Caller, statement: Statement) -> Result<Vec<Row>, StoreError> {
         let rows = self.transport.query(&statement).await?;
-        match caller {
-            Caller::User(_) => Ok(rows),
-            Caller::Session { user, .. } => session_rows(rows, user.as_str()),
-        }
+        checked_rows(statement.layout, rows, caller)
     }
 
     async fn task(
@@ -237,7 +236,7 @@ impl<T: Transport> TaskStore for SqlStore<T> {
         key: &IdempotencyKey,
     ) -> Result<Created, StoreError> {
         let statement = sql::insert_task_once(caller, task, key.as_str(), &task.request_digest());
-        let mut row = self
+        let row = self
             .rows(caller, statement)
             .await?
             .into_iter()
@@ -245,23 +244,15 @@ impl<T: Transport> TaskStore for SqlStore<T> {
             .ok_or_else(|| {
                 StoreError::Internal("an idempotent insert returned no row".to_owned())
             })?;
-        let outcome = if row.is_empty() { None } else { row.remove(0) };
-        let task = || -> Result<Option<Task>, StoreError> {
-            match row.iter().all(Option::is_none) {
-                true => Ok(None),
-                false => task_from_row(row.clone()).map(Some),
-            }
-        };
-        match outcome.as_deref() {
-            Some(sql::CREATED) => task()?
-                .map(Created::New)
-                .ok_or_else(|| StoreError::Internal("a created task came back empty".to_owned())),
-            Some(sql::REPLAYED) => Ok(Created::Replayed(task()?)),
-            Some(sql::REUSED) => Err(StoreError::IdempotencyKeyReused),
-            Some(sql::IN_PROGRESS) => Err(StoreError::IdempotencyKeyInProgress),
-            _ => Err(StoreError::Internal(format!(
-                "an idempotent insert answered {}",
-                row_shape(&row)
+        let OnceRow { outcome, task } = OnceRow::read(row)?;
+        match (outcome.as_str(), task) {
+            (sql::CREATED, Some(task)) => Ok(Created::New(task)),
+            (sql::REPLAYED, task) => Ok(Created::Replayed(task)),
+            (sql::REUSED, _) => Err(StoreError::IdempotencyKeyReused),
+            (sql::IN_PROGRESS, _) => Err(StoreError::IdempotencyKeyInProgress),
+            (outcome, task) => Err(StoreError::Internal(format!(
+                "an idempotent insert answered {outcome:?} with{} a task",
+                if task.is_some() { "" } else { "out" }
             ))),
         }
     }
@@ -275,30 +266,16 @@ impl<T: Transport> TaskStore for SqlStore<T> {
         let rows = self
             .rows(caller, sql::list_changes(caller, after, limit))
             .await?;
-        let horizon = rows
-            .first()
-            .and_then(|row| row.first())
-            .cloned()
-            .flatten()
-            .ok_or_else(|| {
-                StoreError::Internal("a change feed read returned no horizon".to_owned())
-            })?;
+        let mut horizon = None;
         let mut changes = Vec::new();
         for row in rows {
-            let mut columns = row.into_iter().skip(2);
-            let (Some(xid), Some(id), Some(kind)) = (
-                columns.next().flatten(),
-                columns.next().flatten(),
-                columns.next().flatten(),
-            ) else {
-                continue;
-            };
-            let change = match kind.as_str() {
-                "task" => Change::Task(task_from_row(columns.collect())?),
-                _ => Change::Deleted(id.clone()),
-            };
-            changes.push((xid, id, change));
+            let FeedRow { xmin, change } = FeedRow::read(row)?;
+            horizon.get_or_insert(xmin);
+            changes.extend(change);
         }
+        let horizon = horizon.ok_or_else(|| {
+            StoreError::Internal("a change feed read returned no horizon".to_owned())
+        })?;
         Ok(ChangesPage { changes, horizon })
     }
 
@@ -313,9 +290,8 @@ impl<T: Transport> TaskStore for SqlStore<T> {
         patch: &TaskPatch,
         precondition: &Precondition,
     ) -> Result<Option<Task>, StoreError> {
-        let statement = sql::update_task(caller, task, patch, precondition);
-        let rows = self.rows(caller, statement).await?;
-        first_task(conditional_rows(rows, precondition)?)
+        self.task(caller, sql::update_task(caller, task, patch, precondition))
+            .await
     }
 
     async fn change_completion(
@@ -326,8 +302,7 @@ impl<T: Transport> TaskStore for SqlStore<T> {
         precondition: &Precondition,
     ) -> Result<Option<Task>, StoreError> {
         let statement = sql::change_completion(caller, task, change, precondition);
-        let rows = self.rows(caller, statement).await?;
-        first_task(conditional_rows(rows, precondition)?)
+        self.task(caller, statement).await
     }
 
     async fn delete(
@@ -339,51 +314,122 @@ impl<T: Transport> TaskStore for SqlStore<T> {
         let rows = self
             .rows(caller, sql::delete_task(caller, task, precondition))
             .await?;
-        Ok(!conditional_rows(rows, precondition)?.is_empty())
+        Ok(!rows.is_empty())
     }
 }
 
-fn first_task(rows: Vec<Row>) -> Result<Option<Task>, StoreError> {
-    rows.into_iter().next().map(task_from_row).transpose()
+/// A row as its statement's [`Layout`] lays it out: what the statement's checks found, each
+/// a field, then the work's own columns.
+#[derive(Debug, PartialEq, Eq)]
+struct Prefixed {
+    /// For a session caller: the user whose live session the statement found, `None` when
+    /// there was no live session.
+    session_user: Option<Option<String>>,
+    /// Under `If-Match`: the row's version before the write, `None` when there was no row.
+    current_version: Option<Option<String>>,
+    /// The work's own columns; all NULL when the work produced no row.
+    own: Row,
 }
 
-/// Unwraps the rows of an `If-Match` write ([`sql::finish`]): each is
-/// prefixed with the task's current version (NULL when it does not exist), and a write that
-/// did not happen comes as one row whose other columns are all NULL.
-fn conditional_rows(rows: Vec<Row>, precondition: &Precondition) -> Result<Vec<Row>, StoreError> {
-    if *precondition == Precondition::None {
+impl Prefixed {
+    fn read(layout: Layout, row: Row) -> Result<Self, StoreError> {
+        let mut columns = row.into_iter();
+        let mut prefix = |present: bool| match present {
+            false => Ok(None),
+            true => columns.next().map(Some).ok_or_else(|| {
+                StoreError::Internal(format!("a row is shorter than its prefix {layout:?}"))
+            }),
+        };
+        let session_user = prefix(layout.session)?;
+        let current_version = prefix(layout.version)?;
+        Ok(Self {
+            session_user,
+            current_version,
+            own: columns.collect(),
+        })
+    }
+}
+
+/// The work's own rows of a statement whose rows carry `layout`'s checks, or what the checks
+/// found: no live session, another user's session, or a version `If-Match` did not name.
+fn checked_rows(layout: Layout, rows: Vec<Row>, caller: &Caller) -> Result<Vec<Row>, StoreError> {
+    if layout == Layout::default() {
         return Ok(rows);
     }
-    let current = rows.first().and_then(|row| row.first()).cloned().flatten();
+    let rows = rows
+        .into_iter()
+        .map(|row| Prefixed::read(layout, row))
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = rows
+        .first()
+        .ok_or_else(|| StoreError::Internal("a checked statement returned no row".to_owned()))?;
+    if let Some(session_user) = &first.session_user {
+        match session_user.as_deref() {
+            None => return Err(StoreError::SessionEnded),
+            Some(user) if user != caller.user().as_str() => {
+                return Err(StoreError::SessionOfAnotherUser)
+            }
+            Some(_) => {}
+        }
+    }
+    let current_version = first.current_version.clone().flatten();
     let written: Vec<Row> = rows
         .into_iter()
-        .map(|row| row.into_iter().skip(1).collect::<Row>())
-        .filter(|row| row.iter().any(Option::is_some))
+        .map(|row| row.own)
+        .filter(|own| own.iter().any(Option::is_some))
         .collect();
-    match (written.is_empty(), current) {
-        (false, _) | (true, None) => Ok(written),
-        (true, Some(version)) => Err(StoreError::PreconditionFailed(version)),
+    match (written.is_empty(), current_version) {
+        (true, Some(version)) if layout.version => Err(StoreError::PreconditionFailed(version)),
+        _ => Ok(written),
     }
 }
 
-/// Unwraps the rows of a session caller's statement ([`sql::finish`]): each is prefixed
-/// with the session's user id, NULL when there is no live session, and an empty result comes
-/// as one row whose other columns are all NULL.
-fn session_rows(rows: Vec<Row>, path_user: &str) -> Result<Vec<Row>, StoreError> {
-    let session_user = rows
-        .first()
-        .and_then(|row| row.first())
-        .ok_or_else(|| StoreError::Internal("a session statement returned no row".to_owned()))?;
-    match session_user.as_deref() {
-        None => return Err(StoreError::SessionEnded),
-        Some(user) if user != path_user => return Err(StoreError::SessionOfAnotherUser),
-        Some(_) => {}
+/// A row of an idempotent create: what it found, then the task's columns (all NULL for none).
+struct OnceRow {
+    outcome: String,
+    task: Option<Task>,
+}
+
+impl OnceRow {
+    fn read(row: Row) -> Result<Self, StoreError> {
+        let mut columns = row.into_iter();
+        let outcome = columns.next().flatten().ok_or_else(|| {
+            StoreError::Internal("an idempotent insert's row has no outcome".to_owned())
+        })?;
+        let rest: Row = columns.collect();
+        let task = match rest.iter().all(Option::is_none) {
+            true => None,
+            false => Some(task_from_row(rest)?),
+        };
+        Ok(Self { outcome, task })
     }
-    Ok(rows
-        .into_iter()
-        .map(|row| row.into_iter().skip(1).collect::<Row>())
-        .filter(|row| row.iter().any(Option::is_some))
-        .collect())
+}
+
+/// A row of the change feed: the snapshot's xmin, then the change if there is one.
+struct FeedRow {
+    xmin: String,
+    change: Option<(String, String, Change)>,
+}
+
+impl FeedRow {
+    fn read(row: Row) -> Result<Self, StoreError> {
+        let malformed = || StoreError::Internal("a change row has no horizon".to_owned());
+        let mut columns = row.into_iter();
+        let xmin = columns.next().flatten().ok_or_else(malformed)?;
+        let _order = columns.next().ok_or_else(malformed)?;
+        let (xid, id, kind) = (columns.next(), columns.next(), columns.next());
+        let (Some(Some(xid)), Some(Some(id)), Some(Some(kind))) = (xid, id, kind) else {
+            return Ok(Self { xmin, change: None });
+        };
+        let change = match kind.as_str() {
+            "task" => Change::Task(task_from_row(columns.collect())?),
+            _ => Change::Deleted(id.clone()),
+        };
+        Ok(Self {
+            xmin,
+            change: Some((xid, id, change)),
+        })
+    }
 }
 
 /// The shape of a row for the log: its width and which columns are NULL, never its values
@@ -398,49 +444,23 @@ fn row_shape(row: &[Option<String>]) -> String {
     format!("{} columns, NULL at [{}]", row.len(), nulls.join(", "))
 }
 
-/// Decodes a row laid out as [`sql::TASK_COLUMNS`]. The columns are checked in place and then
-/// moved into the task, so a page of rows is decoded without copying a value.
+/// Decodes a row laid out as [`sql::task_columns`]: exactly the description's fields and the
+/// version. Each column is moved into the task, so a page of rows is decoded without copying
+/// a value.
 pub fn task_from_row(row: Row) -> Result<Task, StoreError> {
-    let malformed = |row: &[Option<String>]| {
+    if row.len() != sql::TASK_WIDTH {
+        return Err(StoreError::Internal(format!(
+            "a task row has {} columns, not {}: {}",
+            row.len(),
+            sql::TASK_WIDTH,
+            row_shape(&row)
+        )));
+    }
+    Task::decode(&mut row.into_iter()).map_err(|column| {
         StoreError::Internal(format!(
-            "unexpected task row shape (expected id, user_id, title, description, completed, created_at, updated_at, due_date, priority, tags, version): {}",
-            row_shape(row)
+            "a task row's {column} column is not what the field stores"
         ))
-    };
-    let columns: [Option<String>; sql::TASK_WIDTH] =
-        row.try_into().map_err(|row: Row| malformed(&row))?;
-    let completed = match columns[4].as_deref() {
-        Some("true") => true,
-        Some("false") => false,
-        _ => return Err(malformed(&columns)),
-    };
-    let Some(priority) = columns[8].as_deref().and_then(Priority::from_rank) else {
-        return Err(malformed(&columns));
-    };
-    if !columns[9]
-        .as_deref()
-        .is_some_and(|tags| tags.starts_with('[') && tags.ends_with(']'))
-    {
-        return Err(malformed(&columns));
-    }
-    match columns {
-        [Some(id), Some(user_id), Some(title), description, _, Some(created_at), Some(updated_at), due_date, _, Some(tags), Some(version)] => {
-            Ok(Task {
-                id,
-                user_id,
-                title,
-                description,
-                completed,
-                created_at,
-                updated_at,
-                due_date,
-                priority,
-                tags: TagsJson::from_database(tags),
-                version,
-            })
-        }
-        columns => Err(malformed(&columns)),
-    }
+    })
 }
 
 /// Sorts a SQLSTATE into retryable unavailability or an internal fault.
@@ -462,6 +482,7 @@ pub fn classify_sqlstate(code: &str, cause: String) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Priority;
 
     fn row(values: &[Option<&str>]) -> Row {
         values
@@ -534,29 +555,86 @@ mod tests {
             }
             other => panic!("expected an internal error, got {other:?}"),
         }
+        let mut bad_priority = vec![Some("x".to_owned()); sql::TASK_WIDTH];
+        bad_priority[2] = Some("my diary entry".to_owned());
+        match task_from_row(bad_priority) {
+            Err(StoreError::Internal(cause)) => {
+                assert!(cause.contains("completed column"), "{cause}");
+                assert!(!cause.contains("diary"), "{cause}");
+            }
+            other => panic!("expected an internal error, got {other:?}"),
+        }
     }
+
+    fn session_caller(user: &str) -> Caller {
+        Caller::Session {
+            user: crate::domain::UserId::parse(user).unwrap(),
+            token: crate::auth::SessionToken::for_tests("t"),
+            schema: crate::auth::SessionSchema::default(),
+        }
+    }
+
+    const SESSION: Layout = Layout {
+        session: true,
+        version: false,
+    };
+    const VERSIONED: Layout = Layout {
+        session: false,
+        version: true,
+    };
 
     #[test]
     fn session_rows_say_whose_session_it_was_and_carry_the_result() {
+        let caller = session_caller("u1");
         let found = vec![row(&[Some("u1"), Some("a")]), row(&[Some("u1"), Some("b")])];
         assert_eq!(
-            session_rows(found, "u1").unwrap(),
+            checked_rows(SESSION, found, &caller).unwrap(),
             [row(&[Some("a")]), row(&[Some("b")])]
         );
         let empty = vec![row(&[Some("u1"), None])];
-        assert!(session_rows(empty, "u1").unwrap().is_empty());
+        assert!(checked_rows(SESSION, empty, &caller).unwrap().is_empty());
         assert_eq!(
-            session_rows(vec![row(&[None, None])], "u1"),
+            checked_rows(SESSION, vec![row(&[None, None])], &caller),
             Err(StoreError::SessionEnded)
         );
         assert_eq!(
-            session_rows(vec![row(&[Some("u2"), Some("a")])], "u1"),
+            checked_rows(SESSION, vec![row(&[Some("u2"), Some("a")])], &caller),
             Err(StoreError::SessionOfAnotherUser)
         );
         assert!(matches!(
-            session_rows(Vec::new(), "u1"),
+            checked_rows(SESSION, Vec::new(), &caller),
             Err(StoreError::Internal(_))
         ));
+    }
+
+    #[test]
+    fn versioned_rows_say_which_version_an_unmatched_if_match_found() {
+        let caller = Caller::User(crate::domain::UserId::parse("u1").unwrap());
+        let written = vec![row(&[Some("3"), Some("a")])];
+        assert_eq!(
+            checked_rows(VERSIONED, written, &caller).unwrap(),
+            [row(&[Some("a")])]
+        );
+        assert_eq!(
+            checked_rows(VERSIONED, vec![row(&[Some("4"), None])], &caller),
+            Err(StoreError::PreconditionFailed("4".to_owned()))
+        );
+        assert!(checked_rows(VERSIONED, vec![row(&[None, None])], &caller)
+            .unwrap()
+            .is_empty());
+        let both = Layout {
+            session: true,
+            version: true,
+        };
+        let session = session_caller("u1");
+        assert_eq!(
+            checked_rows(both, vec![row(&[Some("u1"), Some("5"), None])], &session),
+            Err(StoreError::PreconditionFailed("5".to_owned()))
+        );
+        assert_eq!(
+            checked_rows(both, vec![row(&[None, None, None])], &session),
+            Err(StoreError::SessionEnded)
+        );
     }
 
     #[test]

@@ -17,9 +17,8 @@ use worker::{js_sys, wasm_bindgen_futures::JsFuture};
 
 use crate::runtime::json;
 
-use super::{
-    classify_sqlstate, sql::Param, sql::Statement, Row, StoreError, Transport, STORAGE_TIMEOUT,
-};
+use super::{classify_sqlstate, sql::Statement, Row, StoreError, Transport, STORAGE_TIMEOUT};
+use crate::domain::Param;
 
 // One call into JavaScript per statement: the request is built, sent and read there, under
 // the storage call's deadline.
@@ -187,6 +186,7 @@ mod tests {
                 Param::Bool(Some(true)),
                 Param::Text(None),
             ],
+            layout: Default::default(),
         };
         let body: Value = serde_json::from_str(&request_body(&statement)).unwrap();
         assert_eq!(
@@ -199,6 +199,7 @@ mod tests {
                 Param::Bool(Some(false)),
                 Param::Text(Some("a\"\n".to_owned())),
             ],
+            layout: Default::default(),
         };
         let body: Value = serde_json::from_str(&request_body(&quoted)).unwrap();
         assert_eq!(

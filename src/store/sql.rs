@@ -7,180 +7,41 @@
 //! - every statement on `tasks` has `user_id = $1` in its WHERE clause, so a task that is not
 //!   the caller's cannot be read, changed or deleted by any code path;
 //! - for a caller with a Better Auth session token, the same statement also checks the session
-//!   ([`finish`]): it exists, is unexpired and belongs to `$1`, or nothing is read or
+//!   ([`Query::gate`]): it exists, is unexpired and belongs to `$1`, or nothing is read or
 //!   written, and the statement says whose session it was;
-//! - every column comes back as text in one canonical form (see [`TASK_COLUMNS`]), so the two
+//! - every column comes back as text in one canonical form (see [`task_columns`]), so the two
 //!   transports decode identical strings and return byte-identical JSON;
 //! - reads must never be served from Hyperdrive's query cache (a task list must show the write
 //!   that preceded it): deployments create the Hyperdrive config with caching disabled (see
 //!   README), and the reads also call the non-immutable `to_char`, which Hyperdrive does not
 //!   cache.
 
+use std::sync::OnceLock;
+
+use super::statement::{Placeholder, Query};
 use crate::auth::Caller;
 use crate::cursor::{FeedPosition, Position};
+use crate::domain::fields::{text_array, Change, Field};
 use crate::domain::{
-    CompletionChange, ListQuery, NewTask, SortKey, SortOrder, StatusFilter, TaskId, TaskPatch,
-    UserId,
+    CompletionChange, ListQuery, NewTask, Param, Precondition, SortKey, SortOrder, StatusFilter,
+    TaskId, TaskPatch, TASK_FIELDS,
 };
 
-/// A statement parameter. Parameters are typed as text or boolean on the wire; the statement
-/// casts them (`$2::uuid`), which keeps the types identical whichever transport sends them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Param {
-    /// A text value or NULL.
-    Text(Option<String>),
-    /// A boolean value or NULL.
-    Bool(Option<bool>),
+pub use super::statement::{Layout, Statement};
+
+/// The task's columns as [`crate::domain::Task::decode`] reads them: each field's `select`
+/// in the description's order, then the version. Joined once per isolate.
+pub fn task_columns() -> &'static str {
+    static COLUMNS: OnceLock<String> = OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        let mut columns: Vec<&str> = TASK_FIELDS.iter().map(|field| field.select).collect();
+        columns.push("version::text");
+        columns.join(", ")
+    })
 }
 
-/// One parameterized statement, ready for a transport.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Statement {
-    /// The SQL text, with `$n` placeholders.
-    pub text: String,
-    /// The values for the placeholders, in order.
-    pub params: Vec<Param>,
-}
-
-/// The task columns in the order [`super::task_from_row`] reads them. Timestamps are formatted
-/// by the database as RFC 3339 UTC with microseconds, independent of the session's TimeZone
-/// and DateStyle, which a pooled connection does not let us set.
-pub const TASK_COLUMNS: &str = "id::text, user_id, title, description, completed::text, \
-     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
-     to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
-     to_char(due_date, 'YYYY-MM-DD'), priority::text, to_json(tags)::text, version::text";
-
-/// Task rows are [`TASK_COLUMNS`] wide.
-pub const TASK_WIDTH: usize = 11;
-
-/// What an `If-Match` header asks of a write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Precondition {
-    /// No `If-Match`, or `If-Match: *`: the task must exist, as for any write.
-    None,
-    /// The task's version must be one of these (the ETags sent).
-    Versions(Vec<u64>),
-}
-
-/// A text[] parameter as PostgreSQL's array literal: every element double-quoted, with `"`
-/// and `\` escaped, so no element can end the literal early.
-fn text_array(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
-    let quoted: Vec<String> = items
-        .into_iter()
-        .map(|item| {
-            format!(
-                "\"{}\"",
-                item.as_ref().replace('\\', "\\\\").replace('"', "\\\"")
-            )
-        })
-        .collect();
-    format!("{{{}}}", quoted.join(","))
-}
-
-/// What a session caller's statement adds to its WHERE clause: the session must be the path
-/// user's. Empty for a caller whose token was verified already.
-fn gate(caller: &Caller) -> &'static str {
-    match caller {
-        Caller::User(_) => "",
-        Caller::Session { .. } => {
-            " AND EXISTS (SELECT 1 FROM caller WHERE caller.user_id = $1::text)"
-        }
-    }
-}
-
-/// The column that says whose session it was, from the `caller` CTE.
-const SESSION_PREFIX: &str = "(SELECT user_id FROM caller)";
-
-/// The `caller` CTE of a session caller: the live session of its token (the gate reads it).
-fn caller_cte(caller: &Caller, params: &mut Vec<Param>) -> Option<String> {
-    let Caller::Session { token, schema, .. } = caller else {
-        return None;
-    };
-    params.push(Param::Text(Some(token.as_str().to_owned())));
-    Some(format!(
-        "caller AS (SELECT {user}::text AS user_id FROM {table} \
-         WHERE {token} = ${n}::text AND {expires} > now() LIMIT 1)",
-        user = schema.user_id_column(),
-        table = schema.table(),
-        token = schema.token_column(),
-        expires = schema.expires_at_column(),
-        n = params.len(),
-    ))
-}
-
-/// The statement as it runs for this caller and precondition; unchanged for a verified
-/// caller without one. The work runs as the `result` CTE, after up to two others, each adding
-/// a column before the result's:
-/// - for a session caller, `caller` looks the session up (the statement's gate reads it) and
-///   its column is the session's user id, NULL when there is no live session;
-/// - under `If-Match`, `current` reads and locks the task's version, the work runs only where
-///   the version is one of those sent, and its column is the current version (NULL when the
-///   task does not exist).
-///
-/// A result with no rows comes back as one row whose other columns are all NULL. So one round
-/// trip checks the session and the version and does the work, atomically: of two writers with
-/// the same ETag, the second waits for the first's lock, then finds the version changed. The
-/// CTEs stay at the top level, where PostgreSQL requires data-modifying ones.
-pub fn finish(
-    caller: &Caller,
-    precondition: &Precondition,
-    mut statement: Statement,
-    width: usize,
-) -> Statement {
-    let mut ctes = Vec::new();
-    let mut prefixes = Vec::new();
-    if let Some(cte) = caller_cte(caller, &mut statement.params) {
-        ctes.push(cte);
-        prefixes.push(SESSION_PREFIX);
-    }
-    if let Precondition::Versions(versions) = precondition {
-        let list = versions
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        statement
-            .params
-            .push(Param::Text(Some(format!("{{{list}}}"))));
-        let n = statement.params.len();
-        statement.text = statement.text.replacen(
-            "WHERE user_id = $1::text AND id = $2::uuid",
-            &format!(
-                "WHERE user_id = $1::text AND id = $2::uuid AND version = ANY(${n}::bigint[])"
-            ),
-            1,
-        );
-        ctes.push(format!(
-            "current AS (SELECT version::text FROM tasks \
-             WHERE user_id = $1::text AND id = $2::uuid{gate} FOR UPDATE)",
-            gate = gate(caller)
-        ));
-        prefixes.push("(SELECT version FROM current)");
-    }
-    if ctes.is_empty() {
-        return statement;
-    }
-    let prefixes = prefixes.join(", ");
-    let nulls = ", NULL".repeat(width);
-    Statement {
-        text: format!(
-            "WITH {ctes}, result AS ({inner}) \
-             SELECT {prefixes}, result.* FROM result \
-             UNION ALL SELECT {prefixes}{nulls} \
-             WHERE NOT EXISTS (SELECT 1 FROM result)",
-            ctes = ctes.join(", "),
-            inner = statement.text,
-        ),
-        params: statement.params,
-    }
-}
-
-fn user_and_task(user: &UserId, task: TaskId) -> Vec<Param> {
-    vec![
-        Param::Text(Some(user.as_str().to_owned())),
-        Param::Text(Some(task.to_text())),
-    ]
-}
+/// Task rows are [`task_columns`] wide: the fields and the version.
+pub const TASK_WIDTH: usize = TASK_FIELDS.len() + 1;
 
 /// A round trip that proves the database answers. `clock_timestamp()` is volatile, which keeps
 /// Hyperdrive's query cache from answering in the database's place.
@@ -188,53 +49,81 @@ pub fn ping() -> Statement {
     Statement {
         text: "SELECT clock_timestamp()::text".to_owned(),
         params: Vec::new(),
+        layout: Layout::default(),
     }
+}
+
+/// A statement on one task of the caller's: `$1` the user, `$2` the task.
+fn one_task(caller: &Caller, task: TaskId) -> (Query<'_>, Placeholder) {
+    let mut query = Query::new(caller);
+    let id = query.bind_text(task.to_text());
+    (query, id)
+}
+
+/// Appends `WHERE user_id = $1::text AND id = $2::uuid`, the version check of `If-Match`
+/// and the session gate: the conditions of every write to one task.
+fn where_task(query: &mut Query, id: Placeholder, precondition: &Precondition) {
+    query.where_user().push(" AND id = ").arg(id, "uuid");
+    query.if_match(precondition, "tasks", id);
+    query.gate();
+}
+
+/// Where an insert's row comes from.
+enum Source {
+    /// `VALUES (...)`: nothing can stop it.
+    Values,
+    /// `SELECT ... WHERE true` and the session gate.
+    Gated,
+    /// `SELECT ... WHERE EXISTS (SELECT 1 FROM claim)`: only if the idempotency key was
+    /// claimed.
+    Claimed,
+}
+
+/// Writes the INSERT of a new task, returning its columns: the user, the id, then every
+/// written field of the description, in order. Answers the id's placeholder.
+fn push_insert(query: &mut Query, task: &NewTask, source: Source) -> Placeholder {
+    let mut columns = vec!["user_id", "id"];
+    let mut values = vec![format!("{}::text", query.user())];
+    let id = query.bind_text(task.id.to_text());
+    values.push(format!("{id}::uuid"));
+    task.bind(|column, field, param| {
+        columns.push(column);
+        values.push(format!("{}::{}", query.bind(param), field.cast));
+    });
+    query.push(&format!("INSERT INTO tasks ({}) ", columns.join(", ")));
+    let values = values.join(", ");
+    match source {
+        Source::Values => query.push(&format!("VALUES ({values})")),
+        Source::Gated => query.push(&format!("SELECT {values} WHERE true")).gate(),
+        Source::Claimed => query.push(&format!(
+            "SELECT {values} WHERE EXISTS (SELECT 1 FROM claim)"
+        )),
+    };
+    query.push(" RETURNING ").push(task_columns());
+    id
 }
 
 /// Inserts a task and returns it. A session caller's insert is an INSERT ... SELECT, so that the
 /// gate can stop it.
 pub fn insert_task(caller: &Caller, task: &NewTask) -> Statement {
-    let user = caller.user();
-    let row =
-        "$1::text, $2::uuid, $3::text, $4::text, $5::boolean, $6::date, $7::smallint, $8::text[]";
-    let values = match caller {
-        Caller::User(_) => format!("VALUES ({row})"),
-        Caller::Session { .. } => format!("SELECT {row} WHERE true{}", gate(caller)),
+    let mut query = Query::new(caller);
+    let source = match caller {
+        Caller::User(_) => Source::Values,
+        Caller::Session { .. } => Source::Gated,
     };
-    let statement = Statement {
-        text: format!(
-            "INSERT INTO tasks (user_id, id, title, description, completed, due_date, priority, tags) \
-             {values} \
-             RETURNING {TASK_COLUMNS}"
-        ),
-        params: vec![
-            Param::Text(Some(user.as_str().to_owned())),
-            Param::Text(Some(task.id.to_text())),
-            Param::Text(Some(task.title.as_str().to_owned())),
-            Param::Text(
-                task.description
-                    .as_ref()
-                    .map(|text| text.as_str().to_owned()),
-            ),
-            Param::Bool(Some(task.completed)),
-            Param::Text(task.due_date.map(|date| date.to_text())),
-            Param::Text(Some(task.priority.rank().to_string())),
-            Param::Text(Some(text_array(task.tags.as_slice().iter().map(|tag| tag.as_str())))),
-        ],
-    };
-    finish(caller, &Precondition::None, statement, TASK_WIDTH)
+    push_insert(&mut query, task, source);
+    query.finish(TASK_WIDTH)
 }
 
 /// Reads one of the user's tasks.
 pub fn select_task(caller: &Caller, task: TaskId) -> Statement {
-    let gate = gate(caller);
-    let statement = Statement {
-        text: format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text AND id = $2::uuid{gate}"
-        ),
-        params: user_and_task(caller.user(), task),
-    };
-    finish(caller, &Precondition::None, statement, TASK_WIDTH)
+    let (mut query, id) = one_task(caller, task);
+    query
+        .push("SELECT ")
+        .push(task_columns())
+        .push(" FROM tasks");
+    where_task(&mut query, id, &Precondition::None);
+    query.finish(TASK_WIDTH)
 }
 
 /// What an idempotent create found, in the first column of its row.
@@ -249,62 +138,53 @@ pub const IN_PROGRESS: &str = "in-progress";
 
 /// Inserts a task under an `Idempotency-Key`, in one statement: the key is claimed (or
 /// reclaimed after 24 hours) in the `claim` CTE, the task is inserted only if the claim
-/// succeeded, and otherwise the key's earlier request is reported. Rows are prefixed like
-/// [`finish`]'s (a session caller's user id first), then one of [`CREATED`], [`REPLAYED`],
-/// [`REUSED`], [`IN_PROGRESS`], then the task's columns. A concurrent request with the same
-/// key waits on the key's row; when the first commits, the claim finds it taken but the
-/// statement's snapshot cannot see it yet, which is reported as in progress.
+/// succeeded, and otherwise the key's earlier request is reported. Rows are laid out as the
+/// statement's [`Layout`] says (a session caller's user id first), then one of [`CREATED`],
+/// [`REPLAYED`], [`REUSED`], [`IN_PROGRESS`], then the task's columns. A concurrent request
+/// with the same key waits on the key's row; when the first commits, the claim finds it taken
+/// but the statement's snapshot cannot see it yet, which is reported as in progress.
 pub fn insert_task_once(
     caller: &Caller,
     task: &NewTask,
     key: &str,
     request_hash: &str,
 ) -> Statement {
-    let insert = insert_task(&Caller::User(caller.user().clone()), task);
-    let mut params = insert.params;
-    params.push(Param::Text(Some(key.to_owned())));
-    let key_param = params.len();
-    params.push(Param::Text(Some(request_hash.to_owned())));
-    let hash_param = params.len();
-    let gate = gate(caller);
-    let mut ctes = Vec::new();
-    let mut prefix = String::new();
-    if let Some(cte) = caller_cte(caller, &mut params) {
-        ctes.push(cte);
-        prefix = format!("{SESSION_PREFIX}, ");
-    }
-    let task_insert = insert.text.replacen("VALUES (", "SELECT ", 1).replacen(
-        ") RETURNING",
-        " WHERE EXISTS (SELECT 1 FROM claim) RETURNING",
-        1,
+    let mut query = Query::new(caller);
+    let task_id = push_insert(&mut query, task, Source::Claimed);
+    let user = query.user();
+    let key = query.bind_text(key);
+    let hash = query.bind_text(request_hash);
+    let gate = query.gate_condition();
+    query.cte(
+        "claim",
+        &format!(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, task_id) \
+             SELECT {user}::text, {key}::text, {hash}::text, {task_id}::uuid WHERE true{gate} \
+             ON CONFLICT (user_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, \
+             task_id = EXCLUDED.task_id, created_at = now() \
+             WHERE idempotency_keys.created_at < now() - interval '24 hours' RETURNING task_id"
+        ),
     );
-    ctes.push(format!(
-        "claim AS (INSERT INTO idempotency_keys (user_id, key, request_hash, task_id) \
-         SELECT $1::text, ${key_param}::text, ${hash_param}::text, $2::uuid WHERE true{gate} \
-         ON CONFLICT (user_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, \
-         task_id = EXCLUDED.task_id, created_at = now() \
-         WHERE idempotency_keys.created_at < now() - interval '24 hours' RETURNING task_id)"
-    ));
-    ctes.push(format!(
-        "prior AS (SELECT request_hash, task_id FROM idempotency_keys \
-         WHERE user_id = $1::text AND key = ${key_param}::text)"
-    ));
-    ctes.push(format!("result AS ({task_insert})"));
+    query.cte(
+        "prior",
+        &format!(
+            "SELECT request_hash, task_id FROM idempotency_keys \
+             WHERE user_id = {user}::text AND key = {key}::text"
+        ),
+    );
     let nulls = ", NULL".repeat(TASK_WIDTH);
-    Statement {
-        text: format!(
-            "WITH {ctes} \
-             SELECT {prefix}'{CREATED}', result.* FROM result \
-             UNION ALL SELECT {prefix}CASE WHEN prior.request_hash = ${hash_param}::text \
-             THEN '{REPLAYED}' ELSE '{REUSED}' END, {TASK_COLUMNS} \
-             FROM prior LEFT JOIN tasks ON tasks.user_id = $1::text AND tasks.id = prior.task_id \
+    let columns = task_columns();
+    query.finish_with(|prefix| {
+        format!(
+            "SELECT {prefix}'{CREATED}', result.* FROM result \
+             UNION ALL SELECT {prefix}CASE WHEN prior.request_hash = {hash}::text \
+             THEN '{REPLAYED}' ELSE '{REUSED}' END, {columns} \
+             FROM prior LEFT JOIN tasks ON tasks.user_id = {user}::text AND tasks.id = prior.task_id \
              WHERE NOT EXISTS (SELECT 1 FROM claim) \
              UNION ALL SELECT {prefix}'{IN_PROGRESS}'{nulls} \
-             WHERE NOT EXISTS (SELECT 1 FROM claim) AND NOT EXISTS (SELECT 1 FROM prior)",
-            ctes = ctes.join(", "),
-        ),
-        params,
-    }
+             WHERE NOT EXISTS (SELECT 1 FROM claim) AND NOT EXISTS (SELECT 1 FROM prior)"
+        )
+    })
 }
 
 /// The user's changes after `after`: tasks created or changed and, unless this is a first
@@ -315,69 +195,72 @@ pub fn insert_task_once(
 /// change's transaction id, task id and kind (`task` or `deleted`), then the task's columns
 /// (NULL for a deletion); one row with only the xmin when there are none.
 pub fn list_changes(caller: &Caller, after: &FeedPosition, limit: u32) -> Statement {
-    let mut params = vec![
-        Param::Text(Some(caller.user().as_str().to_owned())),
-        Param::Text(Some(after.xid.clone())),
-        Param::Text(Some(after.id.clone())),
-        Param::Text(Some((limit + 1).to_string())),
-        Param::Bool(Some(after.first_sync)),
-    ];
-    let gate = gate(caller);
-    let mut ctes = Vec::new();
-    let mut prefix = String::new();
-    if let Some(cte) = caller_cte(caller, &mut params) {
-        ctes.push(cte);
-        prefix = format!("{SESSION_PREFIX}, ");
-    }
-    ctes.push("horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)".to_owned());
+    let mut query = Query::new(caller);
+    let user = query.user();
+    let xid = query.bind_text(after.xid.clone());
+    let id = query.bind_text(after.id.clone());
+    let limit = query.bind_text((limit + 1).to_string());
+    let first_sync = query.bind(Param::Bool(Some(after.first_sync)));
+    let gate = query.gate_condition();
+    query.cte(
+        "horizon",
+        "SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin",
+    );
+    let columns = task_columns();
     let deleted_nulls = ", NULL".repeat(TASK_WIDTH);
     // Every column as text (the transports decode text); the order key is the transaction id
     // zero-padded and the task id, both compared bytewise, as xid8 and uuid compare.
-    ctes.push(format!(
-        "result AS (SELECT * FROM (\
+    query.push(&format!(
+        "SELECT * FROM (\
          SELECT lpad(changed_xid::text, 20, '0') AS change_order, changed_xid::text AS change_xid, \
-         id::text AS change_id, 'task' AS change_kind, {TASK_COLUMNS} \
-         FROM tasks WHERE user_id = $1::text AND (changed_xid, id) > ($2::xid8, $3::uuid) \
+         id::text AS change_id, 'task' AS change_kind, {columns} \
+         FROM tasks WHERE user_id = {user}::text AND (changed_xid, id) > ({xid}::xid8, {id}::uuid) \
          AND changed_xid < (SELECT xmin FROM horizon){gate} \
          UNION ALL SELECT lpad(deleted_xid::text, 20, '0'), deleted_xid::text, task_id::text, \
          'deleted'{deleted_nulls} \
-         FROM task_deletions WHERE user_id = $1::text AND (deleted_xid, task_id) > ($2::xid8, $3::uuid) \
-         AND deleted_xid < (SELECT xmin FROM horizon) AND NOT $5::boolean{gate}) AS changes \
-         ORDER BY change_order COLLATE \"C\", change_id COLLATE \"C\" LIMIT $4::bigint)"
+         FROM task_deletions WHERE user_id = {user}::text AND (deleted_xid, task_id) > ({xid}::xid8, {id}::uuid) \
+         AND deleted_xid < (SELECT xmin FROM horizon) AND NOT {first_sync}::boolean{gate}) AS changes \
+         ORDER BY change_order COLLATE \"C\", change_id COLLATE \"C\" LIMIT {limit}::bigint"
     ));
     let nulls = ", NULL".repeat(FEED_WIDTH);
-    Statement {
-        text: format!(
-            "WITH {ctes} \
-             SELECT {prefix}(SELECT xmin::text FROM horizon), result.* FROM result \
+    query.finish_with(|prefix| {
+        format!(
+            "SELECT {prefix}(SELECT xmin::text FROM horizon), result.* FROM result \
              UNION ALL SELECT {prefix}(SELECT xmin::text FROM horizon){nulls} \
-             WHERE NOT EXISTS (SELECT 1 FROM result)",
-            ctes = ctes.join(", "),
-        ),
-        params,
-    }
+             WHERE NOT EXISTS (SELECT 1 FROM result)"
+        )
+    })
 }
 
 /// A change row after the horizon: order key, transaction id, task id, kind, task columns.
 pub const FEED_WIDTH: usize = 4 + TASK_WIDTH;
 
-/// The expression a list is ordered by, and how a cursor's value is cast to compare with it.
-/// Due dates order through `COALESCE` with the infinity that puts tasks without one last in
-/// either direction; each expression has an index of its own (see migrations/).
-fn sort_expression(sort: SortKey, order: SortOrder) -> (&'static str, &'static str) {
+/// The expression a list is ordered by. Due dates order through `COALESCE` with the infinity
+/// that puts tasks without one last in either direction; each expression has an index of its
+/// own (see migrations/).
+fn sort_expression(sort: SortKey, order: SortOrder) -> &'static str {
     match (sort, order) {
-        (SortKey::Created, _) => ("created_at", "$K::timestamptz"),
-        (SortKey::Updated, _) => ("updated_at", "$K::timestamptz"),
-        (SortKey::Title, _) => ("lower(title)", "lower($K::text)"),
-        (SortKey::DueDate, SortOrder::Ascending) => (
-            "COALESCE(due_date, 'infinity'::date)",
-            "COALESCE($K::date, 'infinity'::date)",
-        ),
-        (SortKey::DueDate, SortOrder::Descending) => (
-            "COALESCE(due_date, '-infinity'::date)",
-            "COALESCE($K::date, '-infinity'::date)",
-        ),
-        (SortKey::Priority, _) => ("priority", "$K::smallint"),
+        (SortKey::Created, _) => "created_at",
+        (SortKey::Updated, _) => "updated_at",
+        (SortKey::Title, _) => "lower(title)",
+        (SortKey::DueDate, SortOrder::Ascending) => "COALESCE(due_date, 'infinity'::date)",
+        (SortKey::DueDate, SortOrder::Descending) => "COALESCE(due_date, '-infinity'::date)",
+        (SortKey::Priority, _) => "priority",
+    }
+}
+
+/// A cursor's sort value, cast to compare with [`sort_expression`].
+fn cursor_value(sort: SortKey, order: SortOrder, key: Placeholder) -> String {
+    match (sort, order) {
+        (SortKey::Created | SortKey::Updated, _) => format!("{key}::timestamptz"),
+        (SortKey::Title, _) => format!("lower({key}::text)"),
+        (SortKey::DueDate, SortOrder::Ascending) => {
+            format!("COALESCE({key}::date, 'infinity'::date)")
+        }
+        (SortKey::DueDate, SortOrder::Descending) => {
+            format!("COALESCE({key}::date, '-infinity'::date)")
+        }
+        (SortKey::Priority, _) => format!("{key}::smallint"),
     }
 }
 
@@ -385,124 +268,114 @@ fn sort_expression(sort: SortKey, order: SortOrder) -> (&'static str, &'static s
 /// (the extra one says whether another page follows), starting after `after` when paging.
 /// The id breaks ties, so the order is total, and paging is by key: a page starts strictly
 /// after the last task of the one before.
-pub fn list_tasks(caller: &Caller, query: &ListQuery, after: Option<&Position>) -> Statement {
-    let mut params = vec![Param::Text(Some(caller.user().as_str().to_owned()))];
-    let next = |param: Param, params: &mut Vec<Param>| {
-        params.push(param);
-        params.len()
-    };
-    let mut filters = String::new();
-    filters.push_str(match query.status {
+pub fn list_tasks(caller: &Caller, list: &ListQuery, after: Option<&Position>) -> Statement {
+    let mut query = Query::new(caller);
+    query
+        .push("SELECT ")
+        .push(task_columns())
+        .push(" FROM tasks");
+    query.where_user();
+    query.push(match list.status {
         StatusFilter::All => "",
         StatusFilter::Pending => " AND NOT completed",
         StatusFilter::Completed => " AND completed",
     });
-    if let Some(search) = &query.search {
-        let n = next(Param::Text(Some(search.like_pattern())), &mut params);
+    if let Some(search) = &list.search {
+        let pattern = query.bind_text(search.like_pattern());
         // The first test can use the trigram index over both texts; the second makes the match
         // exact (a match across the joint of the two texts is not one).
-        filters.push_str(&format!(
-            " AND (title || ' ' || coalesce(description, '')) ILIKE ${n}::text \
-             AND (title ILIKE ${n}::text OR description ILIKE ${n}::text)"
+        query.push(&format!(
+            " AND (title || ' ' || coalesce(description, '')) ILIKE {pattern}::text \
+             AND (title ILIKE {pattern}::text OR description ILIKE {pattern}::text)"
         ));
     }
-    if !query.priorities.is_empty() {
-        let ranks = query
+    if !list.priorities.is_empty() {
+        let ranks = list
             .priorities
             .iter()
             .map(|priority| priority.rank().to_string());
-        let n = next(Param::Text(Some(text_array(ranks))), &mut params);
-        filters.push_str(&format!(" AND priority = ANY(${n}::smallint[])"));
+        query
+            .push(" AND priority = ANY(")
+            .push_bind(Param::Text(Some(text_array(ranks))), "smallint[]")
+            .push(")");
     }
-    if !query.tags.is_empty() {
-        let n = next(
-            Param::Text(Some(text_array(query.tags.iter().map(|tag| tag.as_str())))),
-            &mut params,
-        );
-        filters.push_str(&format!(" AND tags @> ${n}::text[]"));
+    if !list.tags.is_empty() {
+        let tags = text_array(list.tags.iter().map(|tag| tag.as_str()));
+        query
+            .push(" AND tags @> ")
+            .push_bind(Param::Text(Some(tags)), "text[]");
     }
-    if let Some(date) = query.due_before {
-        let n = next(Param::Text(Some(date.to_text())), &mut params);
-        filters.push_str(&format!(" AND due_date <= ${n}::date"));
+    if let Some(date) = list.due_before {
+        query
+            .push(" AND due_date <= ")
+            .push_bind(Param::Text(Some(date.to_text())), "date");
     }
-    if let Some(date) = query.due_after {
-        let n = next(Param::Text(Some(date.to_text())), &mut params);
-        filters.push_str(&format!(" AND due_date >= ${n}::date"));
+    if let Some(date) = list.due_after {
+        query
+            .push(" AND due_date >= ")
+            .push_bind(Param::Text(Some(date.to_text())), "date");
     }
-    let (expression, cursor_cast) = sort_expression(query.sort, query.order);
-    let (direction, beyond) = match query.order {
+    let (direction, beyond) = match list.order {
         SortOrder::Ascending => ("ASC", ">"),
         SortOrder::Descending => ("DESC", "<"),
     };
+    let expression = sort_expression(list.sort, list.order);
     if let Some(position) = after {
-        let key = next(Param::Text(position.value.clone()), &mut params);
-        let id = next(Param::Text(Some(position.id.clone())), &mut params);
-        let cursor_value = cursor_cast.replace("$K", &format!("${key}"));
-        filters.push_str(&format!(
-            " AND ({expression}, id) {beyond} ({cursor_value}, ${id}::uuid)"
+        let key = query.bind(Param::Text(position.value.clone()));
+        let id = query.bind_text(position.id.clone());
+        let value = cursor_value(list.sort, list.order, key);
+        query.push(&format!(
+            " AND ({expression}, id) {beyond} ({value}, {id}::uuid)"
         ));
     }
-    let limit = next(
-        Param::Text(Some((query.limit + 1).to_string())),
-        &mut params,
-    );
-    let gate = gate(caller);
-    let statement = Statement {
-        text: format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE user_id = $1::text{filters}{gate} \
-             ORDER BY {expression} {direction}, id {direction} LIMIT ${limit}::bigint"
-        ),
-        params,
-    };
-    finish(caller, &Precondition::None, statement, TASK_WIDTH)
+    // Bound before the gate, so a session caller's token comes last, as in every statement.
+    let limit = query.bind_text((list.limit + 1).to_string());
+    query.gate();
+    query
+        .push(&format!(
+            " ORDER BY {expression} {direction}, id {direction} LIMIT "
+        ))
+        .arg(limit, "bigint");
+    query.finish(TASK_WIDTH)
 }
 
-/// Applies a partial update and returns the task. `$4` and `$7` say whether to touch the
-/// description and the due date at all, since NULL in `$5` and `$8` means "clear it".
+/// Applies a partial update and returns the task. Each written field of the description is
+/// set from its parameter when the patch changes it: a field that cannot be NULL through
+/// `COALESCE`, a nullable one through a flag, since its NULL means "clear it".
 pub fn update_task(
     caller: &Caller,
     task: TaskId,
     patch: &TaskPatch,
     precondition: &Precondition,
 ) -> Statement {
-    let mut params = user_and_task(caller.user(), task);
-    params.extend([
-        Param::Text(patch.title.as_ref().map(|title| title.as_str().to_owned())),
-        Param::Bool(Some(patch.description.is_some())),
-        Param::Text(
-            patch
-                .description
-                .as_ref()
-                .and_then(|description| description.as_ref())
-                .map(|description| description.as_str().to_owned()),
-        ),
-        Param::Bool(patch.completed),
-        Param::Bool(Some(patch.due_date.is_some())),
-        Param::Text(patch.due_date.flatten().map(|date| date.to_text())),
-        Param::Text(patch.priority.map(|priority| priority.rank().to_string())),
-        Param::Text(
-            patch
-                .tags
-                .as_ref()
-                .map(|tags| text_array(tags.as_slice().iter().map(|tag| tag.as_str()))),
-        ),
-    ]);
-    let statement = Statement {
-        text: format!(
-            "UPDATE tasks SET \
-             title = COALESCE($3::text, title), \
-             description = CASE WHEN $4::boolean THEN $5::text ELSE description END, \
-             completed = COALESCE($6::boolean, completed), \
-             due_date = CASE WHEN $7::boolean THEN $8::date ELSE due_date END, \
-             priority = COALESCE($9::smallint, priority), \
-             tags = COALESCE($10::text[], tags) \
-             WHERE user_id = $1::text AND id = $2::uuid{gate} \
-             RETURNING {TASK_COLUMNS}",
-            gate = gate(caller)
-        ),
-        params,
-    };
-    finish(caller, precondition, statement, TASK_WIDTH)
+    let (mut query, id) = one_task(caller, task);
+    let mut assignments = Vec::new();
+    patch.bind(|column, field, change| {
+        let (changed, value) = match change {
+            Change::Set(param) => (true, param),
+            Change::Keep(null) => (false, null),
+        };
+        assignments.push(if field.nullable {
+            let flag = query.bind(Param::Bool(Some(changed)));
+            let value = query.bind(value);
+            format!(
+                "{column} = CASE WHEN {flag}::boolean THEN {value}::{cast} ELSE {column} END",
+                cast = field.cast
+            )
+        } else {
+            let value = query.bind(value);
+            format!(
+                "{column} = COALESCE({value}::{cast}, {column})",
+                cast = field.cast
+            )
+        });
+    });
+    query
+        .push("UPDATE tasks SET ")
+        .push(&assignments.join(", "));
+    where_task(&mut query, id, precondition);
+    query.push(" RETURNING ").push(task_columns());
+    query.finish(TASK_WIDTH)
 }
 
 /// Sets or toggles completion in one statement: the row lock serializes concurrent toggles,
@@ -513,40 +386,39 @@ pub fn change_completion(
     change: CompletionChange,
     precondition: &Precondition,
 ) -> Statement {
-    let mut params = user_and_task(caller.user(), task);
-    params.push(Param::Bool(match change {
+    let (mut query, id) = one_task(caller, task);
+    let completed = Param::Bool(match change {
         CompletionChange::Toggle => None,
         CompletionChange::Set(completed) => Some(completed),
-    }));
-    let statement = Statement {
-        text: format!(
-            "UPDATE tasks SET completed = COALESCE($3::boolean, NOT completed) \
-             WHERE user_id = $1::text AND id = $2::uuid{gate} \
-             RETURNING {TASK_COLUMNS}",
-            gate = gate(caller)
-        ),
-        params,
-    };
-    finish(caller, precondition, statement, TASK_WIDTH)
+    });
+    query
+        .push("UPDATE tasks SET completed = COALESCE(")
+        .push_bind(completed, "boolean")
+        .push(", NOT completed)");
+    where_task(&mut query, id, precondition);
+    query.push(" RETURNING ").push(task_columns());
+    query.finish(TASK_WIDTH)
 }
 
 /// Deletes one of the user's tasks; returns its id when there was one.
 pub fn delete_task(caller: &Caller, task: TaskId, precondition: &Precondition) -> Statement {
-    let gate = gate(caller);
-    let statement = Statement {
-        text: format!(
-            "DELETE FROM tasks WHERE user_id = $1::text AND id = $2::uuid{gate} RETURNING id::text"
-        ),
-        params: user_and_task(caller.user(), task),
-    };
-    finish(caller, precondition, statement, 1)
+    let (mut query, id) = one_task(caller, task);
+    query.push("DELETE FROM tasks");
+    where_task(&mut query, id, precondition);
+    query.push(" RETURNING id::text");
+    query.finish(1)
+}
+
+/// The description's fields, for checks that the statements agree with it.
+pub fn fields() -> &'static [Field] {
+    TASK_FIELDS
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::auth::{SessionSchema, SessionToken};
-    use crate::domain::{Description, DueDate, Priority, Tags, Title};
+    use crate::domain::{Description, DueDate, Priority, Tags, Title, UserId};
 
     fn user() -> Caller {
         Caller::User(UserId::parse("user-1").unwrap())

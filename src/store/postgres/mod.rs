@@ -36,7 +36,8 @@ use bytes::{Buf, BufMut, BytesMut};
 use postgres_protocol::{authentication::md5_hash, message::frontend, IsNull};
 use std::{cell::RefCell, io};
 
-use super::{classify_sqlstate, sql::Param, sql::Statement, Row, StoreError};
+use super::{classify_sqlstate, sql::Statement, Row, StoreError};
+use crate::domain::Param;
 use scram::{ScramClient, SCRAM_SHA_256};
 
 /// The type every parameter is declared as: unspecified, so the server takes each one's type

@@ -282,6 +282,7 @@ fn statement() -> Statement {
     Statement {
         text: "SELECT $1::text, $2::boolean".to_owned(),
         params: vec![Param::Text(Some("x".to_owned())), Param::Bool(None)],
+        layout: Default::default(),
     }
 }
 
