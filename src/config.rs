@@ -17,7 +17,7 @@ use crate::{
     cors::{AllowedOrigins, Cors},
     cursor::CursorKey,
     runtime::net::{http_host, is_loopback},
-    store::postgres::url::ConnectionUrl,
+    store::{postgres::url::ConnectionUrl, DatabaseConfig, Redacted},
 };
 
 /// Name of the Hyperdrive binding in wrangler.toml.
@@ -38,44 +38,6 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Signs list cursors (derived from `BETTER_AUTH_SECRET`).
     pub cursor_key: CursorKey,
-}
-
-/// How the worker reaches PostgreSQL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseConfig {
-    /// Through the Hyperdrive binding of this name, with the lean PostgreSQL client over a TCP socket.
-    Hyperdrive {
-        /// The binding's name.
-        binding: &'static str,
-        /// `DB_ALLOW_PASSWORD_WITHOUT_TLS`: answer a cleartext or MD5 password request on a
-        /// connection without TLS to a host that is not loopback. Off: only SCRAM, which
-        /// never reveals the password, is accepted there.
-        allow_password_without_tls: bool,
-    },
-    /// Through Neon's SQL-over-HTTP endpoint with `fetch`.
-    NeonHttp {
-        /// The `/sql` URL: `NEON_HTTP_ENDPOINT`, or derived from a Neon host (`*.neon.tech`).
-        endpoint: String,
-        /// `DATABASE_URL`, sent in the `Neon-Connection-String` header.
-        connection_string: Redacted,
-    },
-}
-
-/// A credential-bearing string that never appears in `Debug` output or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Redacted(String);
-
-impl Redacted {
-    /// The value itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Redacted {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("<redacted>")
-    }
 }
 
 /// A setting that is missing or invalid. The message names the setting and goes to the log.
@@ -278,7 +240,7 @@ fn database_config(
         };
         Ok(DatabaseConfig::NeonHttp {
             endpoint,
-            connection_string: Redacted(url),
+            connection_string: Redacted::new(url),
         })
     };
     match setting("DB_TRANSPORT").as_deref() {
@@ -445,7 +407,7 @@ mod tests {
             database(&[("DATABASE_URL", NEON_URL)], false).unwrap(),
             DatabaseConfig::NeonHttp {
                 endpoint: "https://api.us-east-2.aws.neon.tech/sql".to_owned(),
-                connection_string: Redacted(NEON_URL.to_owned()),
+                connection_string: Redacted::new(NEON_URL.to_owned()),
             }
         );
     }

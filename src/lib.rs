@@ -1,11 +1,7 @@
 //! The edge-native task API: a Cloudflare Worker serving user-scoped tasks from PostgreSQL.
 //!
-//! Routes (all JSON; errors are RFC 9457 problem+json):
-//! - `GET /health`: database round trip, no auth
-//! - `GET /openapi.json`: the API's OpenAPI document, no auth
-//! - `GET|POST /api/{user_id}/tasks`
-//! - `GET|PUT|DELETE /api/{user_id}/tasks/{id}`
-//! - `PATCH /api/{user_id}/tasks/{id}/complete`
+//! The routes are [`routes`]' table, and openapi.json documents them (all JSON; errors are
+//! RFC 9457 problem+json).
 //!
 //! A request flows: [`routes::resolve`] → [`Config::for_isolate`] → [`handlers::handle`] (auth,
 //! parsing into [`domain`] types, one [`store`] call) → [`error::ApiError`] for every failure →
@@ -21,7 +17,6 @@ pub mod error;
 pub mod etag;
 pub mod feed;
 pub mod handlers;
-pub mod health;
 pub mod request;
 pub mod response;
 pub mod routes;
@@ -32,7 +27,7 @@ pub mod telemetry;
 use wasm_bindgen::prelude::*;
 use worker::{js_sys, web_sys, Env};
 
-pub use config::Config;
+use config::Config;
 use error::ApiError;
 use routes::Resolution;
 use runtime::http::{Incoming, Reply};
@@ -124,7 +119,7 @@ async fn route(
         Resolution::NotFound => Err(ApiError::NotFound),
         Resolution::MethodNotAllowed { allowed, pattern } => {
             log.route = Some(pattern);
-            Err(ApiError::MethodNotAllowed(allowed))
+            Err(ApiError::MethodNotAllowed(allowed.header_value()))
         }
         Resolution::Preflight { allowed } => {
             let methods = allowed.header_value();

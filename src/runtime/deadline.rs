@@ -1,7 +1,7 @@
 //! Waiting on the runtime's timer: a pause, and a deadline on a future.
 //!
 //! Built on a promise rather than worker's `Delay`, which keeps the first waker it is polled
-//! with: the fetch handler's first poll runs with a no-op waker (see `lib.rs`), and only a
+//! with: a request's first poll runs with a no-op waker (see [`super::driver`]), and only a
 //! future that takes the waker of every poll wakes its task afterwards.
 
 use std::{future::Future, pin::pin, task::Poll, time::Duration};

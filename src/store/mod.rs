@@ -19,7 +19,6 @@ use std::time::Duration;
 use worker::Env;
 
 use crate::auth::Caller;
-use crate::config::DatabaseConfig;
 use crate::cursor::{FeedPosition, Position};
 use crate::domain::{
     CompletionChange, IdempotencyKey, ListQuery, NewTask, Precondition, Task, TaskId, TaskPatch,
@@ -32,6 +31,49 @@ use statement::{Layout, Statement};
 /// answered with 503 rather than left hanging. Each transport keeps it with a timer of the
 /// runtime's, set where the I/O starts.
 pub const STORAGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the worker reaches PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// Through the Hyperdrive binding of this name, with the lean PostgreSQL client over a TCP socket.
+    Hyperdrive {
+        /// The binding's name.
+        binding: &'static str,
+        /// `DB_ALLOW_PASSWORD_WITHOUT_TLS`: answer a cleartext or MD5 password request on a
+        /// connection without TLS to a host that is not loopback. Off: only SCRAM, which
+        /// never reveals the password, is accepted there.
+        allow_password_without_tls: bool,
+    },
+    /// Through Neon's SQL-over-HTTP endpoint with `fetch`.
+    NeonHttp {
+        /// The `/sql` URL: `NEON_HTTP_ENDPOINT`, or derived from a Neon host (`*.neon.tech`).
+        endpoint: String,
+        /// `DATABASE_URL`, sent in the `Neon-Connection-String` header.
+        connection_string: Redacted,
+    },
+}
+
+/// A credential-bearing string that never appears in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redacted(String);
+
+impl Redacted {
+    /// Wraps a credential-bearing string.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The value itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("<redacted>")
+    }
+}
 
 /// Why a storage call failed. The string is the full cause, for the log only.
 #[derive(Debug, Clone, PartialEq, Eq)]

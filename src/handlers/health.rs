@@ -1,4 +1,4 @@
-//! `/health` (liveness) and `/ready` (readiness).
+//! `/health` (liveness), `/ready` (readiness) and `/openapi.json`.
 //!
 //! `/ready` always makes a database round trip. `/health` is unauthenticated and may be polled
 //! or flooded, so it reuses the isolate's last database check for a few seconds, and while one
@@ -8,7 +8,45 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
+use super::Context;
+use crate::error::ApiError;
+use crate::response;
+use crate::runtime::http::Reply;
 use crate::store::{StoreError, TaskStore, STORAGE_TIMEOUT};
+
+/// The API's OpenAPI 3.1 document: the repository's openapi.json, compacted by build.rs.
+const OPENAPI_DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
+
+/// `GET /health`: the isolate's last database check, fresh enough (see [`liveness`]).
+pub async fn health(context: &Context<'_>) -> Result<Reply, ApiError> {
+    database_state(liveness(context.store).await)
+}
+
+/// `GET /ready`: a database round trip of its own.
+pub async fn ready(context: &Context<'_>) -> Result<Reply, ApiError> {
+    database_state(readiness(context.store).await)
+}
+
+/// `GET /openapi.json`.
+pub fn openapi() -> Reply {
+    response::text(OPENAPI_DOCUMENT, "application/json")
+}
+
+/// The body of a healthy `/health` or `/ready`.
+const DATABASE_OK: &[u8] = br#"{"status":"ok","database":"ok"}"#;
+
+/// `/health` and `/ready`: 200 when the database answered, 503 when it failed for any reason.
+fn database_state(result: Result<(), StoreError>) -> Result<Reply, ApiError> {
+    match result {
+        Ok(()) => Ok(response::json_bytes(200, DATABASE_OK.to_vec())),
+        Err(StoreError::Unavailable(cause) | StoreError::Internal(cause)) => {
+            Err(ApiError::Unavailable(cause))
+        }
+        Err(other) => Err(ApiError::Internal(format!(
+            "a health check returned {other:?}"
+        ))),
+    }
+}
 
 /// How long a successful check answers `/health`.
 pub const HEALTHY_FOR_MS: f64 = 5_000.0;

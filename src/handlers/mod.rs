@@ -1,0 +1,111 @@
+//! One module per resource; each handler parses its input into domain types, authorizes,
+//! makes one storage call and builds the response. This module dispatches a resolved route to
+//! its handler and holds what they share: authorization and the request's headers.
+
+pub mod changes;
+pub mod health;
+pub mod tasks;
+
+use crate::{
+    auth::{self, Caller, Denied},
+    config::Config,
+    domain::UserId,
+    error::ApiError,
+    response,
+    routes::Route,
+    runtime::http::{Incoming, Reply},
+    store::TaskStore,
+    telemetry::RequestLog,
+};
+
+/// Everything a handler may read: the request, the configuration, the store and the log.
+pub struct Context<'a> {
+    /// The request.
+    pub request: &'a Incoming,
+    /// The isolate's configuration.
+    pub config: &'a Config,
+    /// The store the configuration selects.
+    pub store: &'a dyn TaskStore,
+}
+
+/// Serves one resolved route.
+pub async fn handle(
+    route: Route,
+    request: &Incoming,
+    config: &Config,
+    store: &dyn TaskStore,
+    log: &mut RequestLog,
+) -> Result<Reply, ApiError> {
+    let context = Context {
+        request,
+        config,
+        store,
+    };
+    match route {
+        Route::Health => health::health(&context).await,
+        Route::Ready => health::ready(&context).await,
+        Route::OpenApi => Ok(health::openapi()),
+        Route::ListTasks { user } => tasks::list(&context, &user, log).await,
+        Route::ListChanges { user } => changes::list(&context, &user, log).await,
+        Route::CreateTask { user } => tasks::create(&context, &user, log).await,
+        Route::GetTask { user, task } => tasks::get(&context, &user, &task, log).await,
+        Route::UpdateTask { user, task } => tasks::update(&context, &user, &task, log).await,
+        Route::CompleteTask { user, task } => tasks::complete(&context, &user, &task, log).await,
+        Route::DeleteTask { user, task } => tasks::delete(&context, &user, &task, log).await,
+    }
+}
+
+/// Authenticates the bearer credential and checks it against the path's user, before any body
+/// is read or any storage call is made. (A session token's owner is checked by the storage
+/// call itself; see [`auth::Caller::Session`].)
+pub(crate) async fn authorize(
+    context: &Context<'_>,
+    path_user: &str,
+    log: &mut RequestLog,
+) -> Result<Caller, ApiError> {
+    let header = context.request.header("authorization");
+    match auth::authorize(
+        header.as_deref(),
+        path_user,
+        &context.config.auth,
+        arrival(log),
+    )
+    .await
+    {
+        Ok(caller) => {
+            log.user_id = Some(caller.user().as_str().to_owned());
+            Ok(caller)
+        }
+        Err(Denied::Unauthenticated(error)) => Err(ApiError::Unauthenticated(error)),
+        Err(Denied::Unavailable(cause)) => Err(ApiError::Unavailable(cause)),
+        Err(Denied::Forbidden { token_user }) => {
+            let token_user = token_user
+                .as_ref()
+                .map_or("(unparsable path user)", UserId::as_str);
+            log.warn_forbidden(token_user, path_user);
+            Err(ApiError::Forbidden)
+        }
+    }
+}
+
+/// The request's arrival as a date, which tokens are checked against: authorization is each
+/// route's first step, and the runtime's clock stands still until a request's first I/O, so
+/// a fresh read of the clock would give the same time.
+fn arrival(log: &RequestLog) -> chrono::DateTime<chrono::Utc> {
+    let millis = i64::try_from(log.arrived_ms()).unwrap_or(i64::MAX);
+    chrono::DateTime::from_timestamp_millis(millis)
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+}
+
+/// 304: the client's copy (If-None-Match) is current.
+pub(crate) fn not_modified(etag: &str) -> Result<Reply, ApiError> {
+    Ok(response::empty(304).with("ETag", etag.to_owned()))
+}
+
+pub(crate) fn content_type(request: &Incoming) -> Option<String> {
+    header(request, "content-type")
+}
+
+pub(crate) fn header(request: &Incoming, name: &str) -> Option<String> {
+    request.header(name)
+}
