@@ -25,6 +25,7 @@ const CORE = [
   'tests/local-tooling.test.mjs',
   'tests/processes.test.mjs',
   'tests/openapi.test.mjs',
+  'tests/reference-sql.test.mjs',
   'tests/neon-standin.test.mjs',
   'tests/relay.test.mjs',
   'tests/bench-chart.test.mjs',

@@ -56,6 +56,9 @@ pub struct InputField {
     pub cast: &'static str,
     /// Whether `null` is a value (it clears the field) rather than a type error.
     pub nullable: bool,
+    /// A valid JSON value for it that is not its default, for unit tests.
+    #[cfg(test)]
+    pub example: &'static str,
 }
 
 impl InputField {
@@ -64,6 +67,8 @@ impl InputField {
         Self {
             cast: T::CAST,
             nullable: T::NULLABLE,
+            #[cfg(test)]
+            example: T::EXAMPLE,
         }
     }
 }
@@ -96,6 +101,9 @@ pub trait Input: Sized {
     fn param(&self) -> Param;
     /// The value in the create's idempotency digest.
     fn digest(&self) -> Value;
+    /// A valid JSON value that is not the default, for unit tests.
+    #[cfg(test)]
+    const EXAMPLE: &'static str;
 }
 
 impl Stored for String {
@@ -176,6 +184,8 @@ impl Stored for JsonArray {
 }
 
 impl Input for Title {
+    #[cfg(test)]
+    const EXAMPLE: &'static str = r#""another title""#;
     const CAST: &'static str = "text";
     const NULLABLE: bool = false;
     const NULL: Param = Param::Text(None);
@@ -194,6 +204,8 @@ impl Input for Title {
 }
 
 impl Input for Option<Description> {
+    #[cfg(test)]
+    const EXAMPLE: &'static str = r#""some notes""#;
     const CAST: &'static str = "text";
     const NULLABLE: bool = true;
     const NULL: Param = Param::Text(None);
@@ -219,6 +231,8 @@ impl Input for Option<Description> {
 }
 
 impl Input for bool {
+    #[cfg(test)]
+    const EXAMPLE: &'static str = r#"true"#;
     const CAST: &'static str = "boolean";
     const NULLABLE: bool = false;
     const NULL: Param = Param::Bool(None);
@@ -237,6 +251,8 @@ impl Input for bool {
 }
 
 impl Input for Option<DueDate> {
+    #[cfg(test)]
+    const EXAMPLE: &'static str = r#""2026-12-24""#;
     const CAST: &'static str = "date";
     const NULLABLE: bool = true;
     const NULL: Param = Param::Text(None);
@@ -265,6 +281,8 @@ impl Input for Option<DueDate> {
 }
 
 impl Input for Priority {
+    #[cfg(test)]
+    const EXAMPLE: &'static str = r#""high""#;
     const CAST: &'static str = "smallint";
     const NULLABLE: bool = false;
     const NULL: Param = Param::Text(None);
@@ -283,6 +301,8 @@ impl Input for Priority {
 }
 
 impl Input for Tags {
+    #[cfg(test)]
+    const EXAMPLE: &'static str = r#"["home"]"#;
     const CAST: &'static str = "text[]";
     const NULLABLE: bool = false;
     const NULL: Param = Param::Text(None);

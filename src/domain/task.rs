@@ -73,6 +73,7 @@ impl Task {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fields::Field;
     use super::*;
 
     fn tricky_task() -> Task {
@@ -133,5 +134,195 @@ mod tests {
         let mut empty = Vec::new();
         write_task_array(&mut empty, []);
         assert_eq!(empty, b"[]");
+    }
+
+    fn names(fields: impl Iterator<Item = &'static Field>) -> Vec<&'static str> {
+        fields.map(|field| field.name).collect()
+    }
+
+    fn written() -> Vec<&'static str> {
+        names(TASK_FIELDS.iter().filter(|field| field.input.is_some()))
+    }
+
+    #[test]
+    fn the_json_writer_writes_every_field_of_the_description_in_order() {
+        let mut written = Vec::new();
+        Task::placeholder().write_json(&mut written);
+        let text = String::from_utf8(written).unwrap();
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&text).unwrap();
+        let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        let mut expected = names(TASK_FIELDS.iter());
+        assert_eq!(keys.len(), expected.len(), "{text}");
+        // serde_json's map sorts its keys; the order is read off the text.
+        let mut positions: Vec<(usize, &str)> = keys
+            .iter()
+            .map(|key| (text.find(&format!("\"{key}\":")).unwrap(), *key))
+            .collect();
+        positions.sort();
+        let in_text: Vec<&str> = positions.into_iter().map(|(_, key)| key).collect();
+        assert_eq!(in_text, expected);
+        expected.sort();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(sorted, expected);
+    }
+
+    #[test]
+    fn a_row_decodes_only_in_the_descriptions_shape_and_names_a_bad_column() {
+        let placeholder = Task::placeholder();
+        let mut row: Vec<Option<String>> = TASK_FIELDS
+            .iter()
+            .map(|field| match field.name {
+                "completed" => Some("false".to_owned()),
+                "priority" => Some("0".to_owned()),
+                "tags" => Some("[]".to_owned()),
+                _ => Some("x".to_owned()),
+            })
+            .collect();
+        row.push(Some("7".to_owned()));
+        let task = Task::decode(&mut row.clone().into_iter()).unwrap();
+        assert_eq!(task.version, "7");
+        assert_eq!(task.completed, placeholder.completed);
+        let short = row[..row.len() - 1].to_vec();
+        assert_eq!(Task::decode(&mut short.into_iter()), Err("version"));
+        for field in TASK_FIELDS {
+            let index = TASK_FIELDS.iter().position(|f| f == field).unwrap();
+            let mut broken = row.clone();
+            broken[index] = match field.name {
+                "completed" | "priority" | "tags" => Some("not what it stores".to_owned()),
+                _ => continue,
+            };
+            assert_eq!(Task::decode(&mut broken.into_iter()), Err(field.name));
+        }
+    }
+
+    fn object(json: &str) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn every_written_field_is_parsed_digested_and_patched() {
+        let id = TaskId::generate();
+        let base = NewTask::from_json(id, &object(r#"{"title":"t"}"#)).unwrap();
+        for field in TASK_FIELDS {
+            let Some(input) = field.input else { continue };
+            let body = object(&format!(
+                r#"{{"title":"t","{}":{}}}"#,
+                field.name, input.example
+            ));
+            let changed = NewTask::from_json(id, &body)
+                .unwrap_or_else(|errors| panic!("{}: {errors:?}", field.name));
+            assert_ne!(
+                changed.request_digest(),
+                base.request_digest(),
+                "{} must enter the idempotency digest",
+                field.name
+            );
+            let mut bound = Vec::new();
+            changed.bind(|column, binding, _| bound.push((column, binding)));
+            assert!(
+                bound.contains(&(field.name, input)),
+                "{} is inserted",
+                field.name
+            );
+
+            let patch = TaskPatch::from_json(&object(&format!(
+                r#"{{"{}":{}}}"#,
+                field.name, input.example
+            )))
+            .unwrap();
+            let mut set = Vec::new();
+            patch.bind(|column, _, change| {
+                if matches!(change, super::super::fields::Change::Set(_)) {
+                    set.push(column);
+                }
+            });
+            assert_eq!(set, [field.name], "a patch of {} sets it alone", field.name);
+        }
+        let mut inserted = Vec::new();
+        base.bind(|column, _, _| inserted.push(column));
+        assert_eq!(inserted, written());
+    }
+
+    #[test]
+    fn an_empty_patch_names_every_written_field() {
+        let errors = TaskPatch::from_json(&object(r#"{"colour":"red"}"#)).unwrap_err();
+        assert_eq!(errors[0].field, "body");
+        assert_eq!(
+            errors[0].message,
+            format!("must contain at least one of {}", written().join(", "))
+        );
+    }
+
+    /// The component schema `name` of openapi.json.
+    fn schema(name: &str) -> serde_json::Value {
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("../../openapi.json")).unwrap();
+        document["components"]["schemas"][name].clone()
+    }
+
+    fn property_names(schema: &serde_json::Value) -> Vec<String> {
+        schema["properties"]
+            .as_object()
+            .map(|properties| properties.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// `documented` against `described`: the fields one has and the other lacks, by name.
+    fn disagreement(documented: &[String], described: &[&str]) -> (Vec<String>, Vec<String>) {
+        let missing = described
+            .iter()
+            .filter(|name| !documented.iter().any(|documented| documented == *name))
+            .map(|name| name.to_string())
+            .collect();
+        let extra = documented
+            .iter()
+            .filter(|name| !described.contains(&name.as_str()))
+            .cloned()
+            .collect();
+        (missing, extra)
+    }
+
+    fn assert_documents(what: &str, documented: &[String], described: &[&str]) {
+        let (missing, extra) = disagreement(documented, described);
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "openapi.json's {what} lacks {missing:?} and has {extra:?} beyond the task's description"
+        );
+    }
+
+    #[test]
+    fn openapi_documents_exactly_the_descriptions_fields() {
+        let all = names(TASK_FIELDS.iter());
+        let task = schema("Task");
+        assert_documents("Task.properties", &property_names(&task), &all);
+        let required: Vec<String> = serde_json::from_value(task["required"].clone()).unwrap();
+        assert_documents("Task.required", &required, &all);
+
+        let written = written();
+        assert_documents(
+            "TaskCreate.properties",
+            &property_names(&schema("TaskCreate")),
+            &written,
+        );
+        let update = schema("TaskUpdate");
+        let branches = update["anyOf"].as_array().unwrap();
+        let mut each_required = Vec::new();
+        for branch in branches {
+            assert_documents("a TaskUpdate branch", &property_names(branch), &written);
+            each_required
+                .extend(serde_json::from_value::<Vec<String>>(branch["required"].clone()).unwrap());
+        }
+        assert_documents("TaskUpdate's one-field branches", &each_required, &written);
+    }
+
+    #[test]
+    fn the_openapi_check_names_what_disagrees() {
+        let documented = vec!["id".to_owned(), "colour".to_owned()];
+        assert_eq!(
+            disagreement(&documented, &["id", "title"]),
+            (vec!["title".to_owned()], vec!["colour".to_owned()])
+        );
     }
 }

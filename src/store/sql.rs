@@ -727,4 +727,57 @@ mod tests {
             .text
             .starts_with("WITH caller AS"));
     }
+
+    #[test]
+    fn the_insert_and_the_update_write_every_written_field_of_the_description() {
+        let written: Vec<&str> = fields()
+            .iter()
+            .filter(|field| field.input.is_some())
+            .map(|field| field.name)
+            .collect();
+        let task = NewTask::from_json(
+            TaskId::generate(),
+            &serde_json::from_str(r#"{"title":"t"}"#).unwrap(),
+        )
+        .unwrap();
+        let insert = insert_task(&user(), &task);
+        assert!(
+            insert.text.starts_with(&format!(
+                "INSERT INTO tasks (user_id, id, {}) VALUES (",
+                written.join(", ")
+            )),
+            "{}",
+            insert.text
+        );
+        assert_eq!(insert.params.len(), 2 + written.len());
+        assert!(insert
+            .text
+            .ends_with(&format!("RETURNING {}", task_columns())));
+        let update = update_task(
+            &user(),
+            TaskId::generate(),
+            &TaskPatch::default(),
+            &Precondition::None,
+        );
+        for column in &written {
+            assert!(
+                update.text.contains(&format!("{column} = COALESCE("))
+                    || update.text.contains(&format!("{column} = CASE WHEN")),
+                "{column} in {}",
+                update.text
+            );
+        }
+    }
+
+    #[test]
+    fn a_task_row_is_as_wide_as_the_description() {
+        let selected = task_columns().matches(", ").count() + 1;
+        // The timestamp renderings have commas of their own, inside parentheses.
+        let inner = fields()
+            .iter()
+            .map(|field| field.select.matches(", ").count())
+            .sum::<usize>();
+        assert_eq!(selected - inner, TASK_WIDTH);
+        assert_eq!(TASK_WIDTH, fields().len() + 1, "the fields and the version");
+    }
 }
