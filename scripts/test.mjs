@@ -32,6 +32,7 @@ const CORE = [
   'tests/entry.test.mjs',
   'tests/tasks.test.mjs',
   'tests/task-model.test.mjs',
+  'tests/completed-at.test.mjs',
   'tests/sync.test.mjs',
   'tests/validation.test.mjs',
   'tests/auth.test.mjs',

@@ -139,7 +139,7 @@ describe('the response validator (support/openapi.mjs)', () => {
   const task = {
     id: '0190f0a0-5c2e-7d1a-9b3c-4f5e6a7b8c9d', user_id: 'u', title: 't', description: null, completed: false,
     created_at: '2026-11-27T16:00:00.123456Z', updated_at: '2026-11-27T16:00:00.123456Z',
-    due_date: null, priority: 'none', tags: [],
+    due_date: null, priority: 'none', tags: [], completed_at: null,
   };
   const json = { 'content-type': 'application/json', 'x-request-id': 'r', 'cache-control': 'no-store' };
   const problem = (status, slug, extra = {}) => JSON.stringify({

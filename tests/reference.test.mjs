@@ -138,7 +138,7 @@ for (const transport of ['hyperdrive', 'neon-http']) {
       const user = newUser();
       const task = { title: '  Buy milk ', description: 'two litres', due_date: '2026-12-24', priority: 'high', tags: ['Home', 'errands', 'home'] };
       const tasks = `/api/${user.id}/tasks`;
-      const fresh = ['id', 'created_at', 'updated_at'];
+      const fresh = ['id', 'created_at', 'updated_at', 'completed_at'];
 
       await both('GET /ready', 'GET', '/ready', { status: 200 });
       // Ours answers /health from its isolate's last check, so no SQL is compared there.
@@ -197,7 +197,7 @@ for (const transport of ['hyperdrive', 'neon-http']) {
         assert.equal(theirs.status, scenario.expect, `${what}: the reference: ${theirs.text.slice(0, 300)}`);
         assert.deepEqual(shape(theirs.body), shape(ours.body), `${what}: the same JSON shape`);
         // A write's second run changes what the first set: its time, and a toggle's flag.
-        const changing = { create: ['id', 'created_at', 'updated_at'], update: ['updated_at'], toggle: ['updated_at', 'completed'] }[scenario.name] ?? [];
+        const changing = { create: ['id', 'created_at', 'updated_at', 'completed_at'], update: ['updated_at', 'completed_at'], toggle: ['updated_at', 'completed', 'completed_at'] }[scenario.name] ?? [];
         const content = (answer) => (answer.body?.type ? without(answer.body, ['detail']) : without(answer.body, changing));
         assert.deepEqual(content(theirs), content(ours), `${what}: the same content`);
         assert.deepEqual(theirs.sql, ours.sql, `${what}: the same SQL`);

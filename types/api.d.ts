@@ -222,7 +222,8 @@ export interface components {
          *       "updated_at": "2026-11-27T16:00:00.123456Z",
          *       "due_date": null,
          *       "priority": "none",
-         *       "tags": []
+         *       "tags": [],
+         *       "completed_at": null
          *     }
          */
         Task: {
@@ -243,6 +244,8 @@ export interface components {
             due_date: components["schemas"]["DueDate"];
             priority: components["schemas"]["Priority"];
             tags: components["schemas"]["TaskTags"];
+            /** @description When the task was last completed (set by the database as `completed` turns true, kept while it stays true); null while the task is pending. */
+            completed_at: components["schemas"]["Timestamp"] | null;
         };
         /**
          * Format: date-time

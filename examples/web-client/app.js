@@ -182,7 +182,10 @@ function taskItem(task) {
   item.querySelector('.description').textContent = task.description ?? '';
   const today = new Date().toISOString().slice(0, 10);
   const due = item.querySelector('.due');
-  due.textContent = task.due_date ? `due ${task.due_date}` : '';
+  // A done task says when it was done (its local date); a pending one when it is due.
+  due.textContent = task.completed_at
+    ? `done ${new Date(task.completed_at).toLocaleDateString()}`
+    : task.due_date ? `due ${task.due_date}` : '';
   due.classList.toggle('overdue', Boolean(task.due_date && task.due_date < today && !task.completed));
   item.querySelector('.priority').textContent = task.priority === 'none' ? '' : `${task.priority} priority`;
   item.querySelector('.tags').replaceChildren(...task.tags.map((tag) => {

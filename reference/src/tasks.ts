@@ -10,7 +10,8 @@ const COLUMNS =
   "id::text, user_id, title, description, completed::text, " +
   "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), " +
   "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), " +
-  "to_char(due_date, 'YYYY-MM-DD'), priority::text, to_json(tags)::text, version::text";
+  "to_char(due_date, 'YYYY-MM-DD'), priority::text, to_json(tags)::text, " +
+  "to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), version::text";
 const ONE_TASK = 'WHERE user_id = $1::text AND id = $2::uuid';
 
 export const SQL = {
@@ -77,10 +78,11 @@ export interface Task {
   due_date: string | null;
   priority: string;
   tags: string[];
+  completed_at: string | null;
 }
 
 export function taskFromRow(row: Row): Task {
-  const [id, user_id, title, description, completed, created_at, updated_at, due_date, priority, tags] = row;
+  const [id, user_id, title, description, completed, created_at, updated_at, due_date, priority, tags, completed_at] = row;
   return {
     id: id!,
     user_id: user_id!,
@@ -92,6 +94,7 @@ export function taskFromRow(row: Row): Task {
     due_date,
     priority: PRIORITIES[Number(priority)],
     tags: JSON.parse(tags ?? '[]'),
+    completed_at,
   };
 }
 

@@ -43,6 +43,8 @@ describe_resource! {
     priority: Priority = "priority::text", input Priority;
     /// The tags, lower-case, in the order first given.
     tags: JsonArray = "to_json(tags)::text", input Tags;
+    /// When the task was last completed, in the same format; `null` while it is pending.
+    completed_at: Option<String> = utc_timestamp!("completed_at");
 }
 
 /// What `PATCH .../complete` does to the completion flag.
@@ -84,6 +86,7 @@ mod tests {
             due_date: Some("2026-12-24".to_owned()),
             priority: Priority::Medium,
             tags: JsonArray::new(r#"["x\"y","é"]"#.to_owned()).unwrap(),
+            completed_at: Some("2026-12-02T08:00:00.000000Z".to_owned()),
             ..Task::sample("0190f0a0-0000-7000-8000-000000000001", "3")
         }
     }
@@ -95,7 +98,7 @@ mod tests {
         task.write_json(&mut written);
         // serde_json's own writer on the same fields, in the same order, is the yardstick.
         let mut expected = String::from("{");
-        let fields: [(&str, serde_json::Value); 10] = [
+        let fields: [(&str, serde_json::Value); 11] = [
             ("id", task.id.clone().into()),
             ("user_id", task.user_id.clone().into()),
             ("title", task.title.clone().into()),
@@ -106,6 +109,7 @@ mod tests {
             ("due_date", task.due_date.clone().into()),
             ("priority", "medium".into()),
             ("tags", serde_json::json!(["x\"y", "é"])),
+            ("completed_at", task.completed_at.clone().into()),
         ];
         for (index, (name, value)) in fields.iter().enumerate() {
             if index > 0 {
@@ -129,6 +133,7 @@ mod tests {
         assert_eq!(page[0]["completed"], false);
         assert_eq!(page[0]["priority"], "none");
         assert_eq!(page[0]["tags"], serde_json::json!([]));
+        assert_eq!(page[0]["completed_at"], serde_json::Value::Null);
         assert!(page[0].get("version").is_none(), "the version is the ETag");
         assert_eq!(page[1]["title"], tricky_task().title);
         let mut empty = Vec::new();

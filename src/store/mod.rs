@@ -98,6 +98,9 @@ pub enum StoreError {
 }
 
 /// One change of the feed.
+// Most changes are tasks: boxing them would cost an allocation per task to save space on
+// deletions alone.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A task created or changed, as it is now.
@@ -546,6 +549,7 @@ mod tests {
             Some("2026-12-24"),
             Some("3"),
             Some(r#"["gifts","home"]"#),
+            Some("2026-11-27T16:00:01.000000Z"),
             Some("2"),
         ]))
         .unwrap();
@@ -555,6 +559,8 @@ mod tests {
         assert_eq!(task.due_date.as_deref(), Some("2026-12-24"));
         assert_eq!(task.priority, Priority::High);
         assert_eq!(task.tags.as_str(), r#"["gifts","home"]"#);
+        assert_eq!(task.completed_at, Some(task.updated_at.clone()));
+        assert_eq!(task.version, "2");
     }
 
     #[test]
@@ -574,10 +580,17 @@ mod tests {
             None,
             Some("0"),
             Some("[]"),
+            None,
             Some("1"),
         ];
         assert!(task_from_row(row(&good)).is_ok());
-        for (column, bad) in [(4, Some("t")), (2, None), (8, Some("7")), (9, Some("{a}"))] {
+        for (column, bad) in [
+            (4, Some("t")),
+            (2, None),
+            (8, Some("7")),
+            (9, Some("{a}")),
+            (11, None),
+        ] {
             let mut broken = good;
             broken[column] = bad;
             assert!(

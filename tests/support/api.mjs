@@ -97,7 +97,7 @@ export function assertProblem(assert, response, status) {
 /** The task JSON contract: exactly these fields, with these types and formats. */
 export function assertTaskShape(assert, task) {
   assert.deepEqual(Object.keys(task).sort(), [
-    'completed', 'created_at', 'description', 'due_date', 'id', 'priority', 'tags', 'title', 'updated_at', 'user_id',
+    'completed', 'completed_at', 'created_at', 'description', 'due_date', 'id', 'priority', 'tags', 'title', 'updated_at', 'user_id',
   ]);
   assert.ok(task.due_date === null || /^\d{4}-\d\d-\d\d$/.test(task.due_date), 'a date or null');
   assert.ok(['none', 'low', 'medium', 'high'].includes(task.priority));
@@ -107,7 +107,8 @@ export function assertTaskShape(assert, task) {
   assert.equal(typeof task.title, 'string');
   assert.ok(task.description === null || typeof task.description === 'string');
   assert.equal(typeof task.completed, 'boolean');
-  for (const stamp of [task.created_at, task.updated_at]) {
+  assert.equal(task.completed_at === null, !task.completed, 'completed_at is set exactly while the task is completed');
+  for (const stamp of [task.created_at, task.updated_at, ...(task.completed ? [task.completed_at] : [])]) {
     assert.match(stamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'RFC 3339 UTC');
     assert.ok(!Number.isNaN(Date.parse(stamp)));
   }
