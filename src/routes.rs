@@ -15,20 +15,32 @@ pub enum Route {
     Ready,
     /// `GET /openapi.json`
     OpenApi,
+    /// A route under `/api/{user_id}/`: every one needs the path user's credential.
+    User {
+        /// The path's `user_id`, percent-decoded.
+        user: String,
+        /// Which of the user's routes.
+        route: UserRoute,
+    },
+}
+
+/// The routes under `/api/{user_id}/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRoute {
     /// `GET /api/{user_id}/tasks`
-    ListTasks { user: String },
+    ListTasks,
     /// `GET /api/{user_id}/changes`
-    ListChanges { user: String },
+    ListChanges,
     /// `POST /api/{user_id}/tasks`
-    CreateTask { user: String },
+    CreateTask,
     /// `GET /api/{user_id}/tasks/{id}`
-    GetTask { user: String, task: String },
+    GetTask { task: String },
     /// `PUT /api/{user_id}/tasks/{id}`
-    UpdateTask { user: String, task: String },
+    UpdateTask { task: String },
     /// `DELETE /api/{user_id}/tasks/{id}`
-    DeleteTask { user: String, task: String },
+    DeleteTask { task: String },
     /// `PATCH /api/{user_id}/tasks/{id}/complete`
-    CompleteTask { user: String, task: String },
+    CompleteTask { task: String },
 }
 
 /// What to do with a request, decided from its method and path alone.
@@ -153,17 +165,18 @@ pub fn resolve(method: &str, path: &str) -> Resolution {
             Resolution::MethodNotAllowed { allowed, pattern }
         };
     };
+    let user_route = |route| Route::User { user, route };
     let route = match endpoint {
         Endpoint::Health => Route::Health,
         Endpoint::Ready => Route::Ready,
         Endpoint::OpenApi => Route::OpenApi,
-        Endpoint::ListTasks => Route::ListTasks { user },
-        Endpoint::ListChanges => Route::ListChanges { user },
-        Endpoint::CreateTask => Route::CreateTask { user },
-        Endpoint::GetTask => Route::GetTask { user, task },
-        Endpoint::UpdateTask => Route::UpdateTask { user, task },
-        Endpoint::DeleteTask => Route::DeleteTask { user, task },
-        Endpoint::CompleteTask => Route::CompleteTask { user, task },
+        Endpoint::ListTasks => user_route(UserRoute::ListTasks),
+        Endpoint::ListChanges => user_route(UserRoute::ListChanges),
+        Endpoint::CreateTask => user_route(UserRoute::CreateTask),
+        Endpoint::GetTask => user_route(UserRoute::GetTask { task }),
+        Endpoint::UpdateTask => user_route(UserRoute::UpdateTask { task }),
+        Endpoint::DeleteTask => user_route(UserRoute::DeleteTask { task }),
+        Endpoint::CompleteTask => user_route(UserRoute::CompleteTask { task }),
     };
     Resolution::Serve { route, pattern }
 }
@@ -181,50 +194,35 @@ mod tests {
 
     #[test]
     fn each_route_resolves_with_its_parameters() {
-        let user = || "u1".to_owned();
+        let user = |route| Route::User {
+            user: "u1".to_owned(),
+            route,
+        };
         let task = || "t1".to_owned();
         assert_eq!(serve("GET", "/health"), Route::Health);
         assert_eq!(serve("GET", "/ready"), Route::Ready);
         assert_eq!(serve("GET", "/openapi.json"), Route::OpenApi);
-        assert_eq!(
-            serve("GET", "/api/u1/tasks"),
-            Route::ListTasks { user: user() }
-        );
+        assert_eq!(serve("GET", "/api/u1/tasks"), user(UserRoute::ListTasks));
         assert_eq!(
             serve("GET", "/api/u1/changes"),
-            Route::ListChanges { user: user() }
+            user(UserRoute::ListChanges)
         );
-        assert_eq!(
-            serve("POST", "/api/u1/tasks"),
-            Route::CreateTask { user: user() }
-        );
+        assert_eq!(serve("POST", "/api/u1/tasks"), user(UserRoute::CreateTask));
         assert_eq!(
             serve("GET", "/api/u1/tasks/t1"),
-            Route::GetTask {
-                user: user(),
-                task: task()
-            }
+            user(UserRoute::GetTask { task: task() })
         );
         assert_eq!(
             serve("PUT", "/api/u1/tasks/t1"),
-            Route::UpdateTask {
-                user: user(),
-                task: task()
-            }
+            user(UserRoute::UpdateTask { task: task() })
         );
         assert_eq!(
             serve("DELETE", "/api/u1/tasks/t1"),
-            Route::DeleteTask {
-                user: user(),
-                task: task()
-            }
+            user(UserRoute::DeleteTask { task: task() })
         );
         assert_eq!(
             serve("PATCH", "/api/u1/tasks/t1/complete"),
-            Route::CompleteTask {
-                user: user(),
-                task: task()
-            }
+            user(UserRoute::CompleteTask { task: task() })
         );
     }
 
@@ -232,8 +230,9 @@ mod tests {
     fn path_segments_are_percent_decoded() {
         assert_eq!(
             serve("GET", "/api/user%40example.com/tasks"),
-            Route::ListTasks {
-                user: "user@example.com".to_owned()
+            Route::User {
+                user: "user@example.com".to_owned(),
+                route: UserRoute::ListTasks
             }
         );
         assert_eq!(resolve("GET", "/api/%FF/tasks"), Resolution::NotFound);

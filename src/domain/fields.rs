@@ -372,9 +372,17 @@ pub fn patch_field<T: Input>(
     value.and_then(|value| T::parse(field, value).map_err(|e| errors.push(e)).ok())
 }
 
+/// The name of the first field marked missing.
+pub fn first_missing(fields: &[(bool, &'static str)]) -> &'static str {
+    fields
+        .iter()
+        .find(|(missing, _)| *missing)
+        .map_or("?", |(_, name)| name)
+}
+
 /// The same value: lets the derived create name each input field's type where it assembles
 /// them.
-pub fn present<T>(value: Option<T>) -> Option<T> {
+pub fn identity<T>(value: T) -> T {
     value
 }
 
@@ -434,7 +442,8 @@ macro_rules! describe_resource {
         Some($crate::domain::fields::InputField::of::<$input>())
     };
     (
-        resource $resource:ident, create $create:ident, patch $patch:ident, id $id:ty, fields $fields:ident;
+        resource $resource:ident, create $create:ident, patch $patch:ident, id $id:ty,
+        fields $fields:ident, columns $columns:ident;
         $(
             $(#[doc = $doc:literal])*
             $name:ident: $stored:ty = $select:expr $(, input $input:ty)?;
@@ -457,20 +466,26 @@ macro_rules! describe_resource {
             }, )*
         ];
 
+        #[doc = concat!("The columns a ", stringify!($resource), " row is read from: each field's `select`, in order, then the version.")]
+        pub const $columns: &str = concat!($($select, ", ",)* "version::text");
+
         impl $resource {
             /// Decodes the columns the fields' `select`s render, in order, then the version;
             /// the error names the first column that is missing or not what its field stores.
             pub fn decode(
                 columns: &mut impl Iterator<Item = Option<String>>,
             ) -> Result<Self, &'static str> {
-                // Struct fields are evaluated in the order written, which is the columns'.
-                Ok(Self {
-                    $( $name: columns
-                        .next()
-                        .and_then($crate::domain::fields::Stored::decode)
-                        .ok_or(stringify!($name))?, )*
-                    version: columns.next().flatten().ok_or("version")?,
-                })
+                // Every column is decoded before any is judged, so that a failure drops what
+                // was decoded in one place rather than at one early return per field.
+                $( let $name: Option<$stored> = columns.next().and_then($crate::domain::fields::Stored::decode); )*
+                let version: Option<String> = columns.next().flatten();
+                match ($($name,)* version) {
+                    ($(Some($name),)* Some(version)) => Ok(Self { $($name,)* version }),
+                    ($($name,)* version) => Err($crate::domain::fields::first_missing(&[
+                        $( ($name.is_none(), stringify!($name)), )*
+                        (version.is_none(), "version"),
+                    ])),
+                }
             }
 
             /// Appends the JSON object to `out`, its fields in the description's order,
@@ -513,16 +528,18 @@ macro_rules! describe_resource {
                 object: &serde_json::Map<String, serde_json::Value>,
             ) -> Result<Self, Vec<$crate::domain::FieldError>> {
                 let mut errors = Vec::new();
-                $( $(
-                    let $name = $crate::domain::fields::create_field::<$input>(
-                        &mut errors, stringify!($name), object.get(stringify!($name)));
-                )? )*
-                let created = (|| Some(Self {
-                    id,
-                    $( $( $name: $crate::domain::fields::present::<$input>($name)?, )? )*
-                }))();
-                match created {
-                    Some(created) if errors.is_empty() => Ok(created),
+                let parsed = ($( $(
+                    $crate::domain::fields::create_field::<$input>(
+                        &mut errors, stringify!($name), object.get(stringify!($name))),
+                )? )*);
+                // One match over every field, so a failure drops the parsed values once.
+                match parsed {
+                    ($( $( ::core::option::Option::<$input>::Some($name), )? )*) if errors.is_empty() => {
+                        Ok(Self {
+                            id,
+                            $( $( $name: $crate::domain::fields::identity::<$input>($name), )? )*
+                        })
+                    }
                     _ => Err(errors),
                 }
             }

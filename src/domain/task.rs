@@ -22,7 +22,8 @@ macro_rules! utc_timestamp {
 }
 
 describe_resource! {
-    resource Task, create NewTask, patch TaskPatch, id TaskId, fields TASK_FIELDS;
+    resource Task, create NewTask, patch TaskPatch, id TaskId,
+    fields TASK_FIELDS, columns TASK_COLUMNS;
     /// UUID, hyphenated lower case.
     id: String = "id::text";
     /// The owner's user id.

@@ -1,25 +1,20 @@
 //! The change feed: `GET /api/{user_id}/changes`.
 
-use super::{authorize, Context};
+use super::Context;
 use crate::{
+    auth::Caller,
     cursor::FeedPosition,
     domain::ChangesQuery,
     error::ApiError,
     feed::{self, DELETIONS_KEPT_MS},
     request, response,
     runtime::{http::Reply, js},
-    telemetry::RequestLog,
 };
 
 /// `GET /api/{user_id}/changes`: the tasks changed and deleted since `since`, a page at a
 /// time, each page with the cursor of the next; 410 once `since` is older than deletions are
 /// kept.
-pub async fn list(
-    context: &Context<'_>,
-    user: &str,
-    log: &mut RequestLog,
-) -> Result<Reply, ApiError> {
-    let caller = authorize(context, user, log).await?;
+pub async fn list(context: &Context<'_>, caller: &Caller) -> Result<Reply, ApiError> {
     let pairs = request::query_pairs(context.request.url());
     let query = ChangesQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(ApiError::Validation)?;
@@ -35,7 +30,7 @@ pub async fn list(
     if now_ms - after.issued_ms > DELETIONS_KEPT_MS {
         return Err(ApiError::CursorExpired);
     }
-    let page = context.store.changes(&caller, &after, query.limit).await?;
+    let page = context.store.changes(caller, &after, query.limit).await?;
     let page = feed::page(page, &after, query.limit, now_ms, |position| {
         cursor_key.encode_feed(user, position)
     });

@@ -1,6 +1,6 @@
-//! One module per resource; each handler parses its input into domain types, authorizes,
-//! makes one storage call and builds the response. This module dispatches a resolved route to
-//! its handler and holds what they share: authorization and the request's headers.
+//! One module per resource; each handler parses its input into domain types, makes one
+//! storage call and builds the response. This module dispatches a resolved route to its
+//! handler, authorizing every user route on the way, and holds the request's header helpers.
 
 pub mod changes;
 pub mod health;
@@ -12,7 +12,7 @@ use crate::{
     domain::UserId,
     error::ApiError,
     response,
-    routes::Route,
+    routes::{Route, UserRoute},
     runtime::http::{Incoming, Reply},
     store::TaskStore,
     telemetry::RequestLog,
@@ -45,20 +45,28 @@ pub async fn handle(
         Route::Health => health::health(&context).await,
         Route::Ready => health::ready(&context).await,
         Route::OpenApi => Ok(health::openapi()),
-        Route::ListTasks { user } => tasks::list(&context, &user, log).await,
-        Route::ListChanges { user } => changes::list(&context, &user, log).await,
-        Route::CreateTask { user } => tasks::create(&context, &user, log).await,
-        Route::GetTask { user, task } => tasks::get(&context, &user, &task, log).await,
-        Route::UpdateTask { user, task } => tasks::update(&context, &user, &task, log).await,
-        Route::CompleteTask { user, task } => tasks::complete(&context, &user, &task, log).await,
-        Route::DeleteTask { user, task } => tasks::delete(&context, &user, &task, log).await,
+        // Every user route is authorized here, first, before any body is read: a handler
+        // cannot forget to, and gets the caller it proved.
+        Route::User { user, route } => {
+            let caller = authorize(&context, &user, log).await?;
+            let caller = &caller;
+            match route {
+                UserRoute::ListTasks => tasks::list(&context, caller).await,
+                UserRoute::ListChanges => changes::list(&context, caller).await,
+                UserRoute::CreateTask => tasks::create(&context, caller).await,
+                UserRoute::GetTask { task } => tasks::get(&context, caller, &task).await,
+                UserRoute::UpdateTask { task } => tasks::update(&context, caller, &task).await,
+                UserRoute::CompleteTask { task } => tasks::complete(&context, caller, &task).await,
+                UserRoute::DeleteTask { task } => tasks::delete(&context, caller, &task).await,
+            }
+        }
     }
 }
 
 /// Authenticates the bearer credential and checks it against the path's user, before any body
 /// is read or any storage call is made. (A session token's owner is checked by the storage
 /// call itself; see [`auth::Caller::Session`].)
-pub(crate) async fn authorize(
+async fn authorize(
     context: &Context<'_>,
     path_user: &str,
     log: &mut RequestLog,

@@ -3,8 +3,9 @@
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use super::{authorize, content_type, header, not_modified, Context};
+use super::{content_type, header, not_modified, Context};
 use crate::{
+    auth::Caller,
     domain::{IdempotencyKey, ListQuery, Task, TaskId},
     error::ApiError,
     etag,
@@ -12,7 +13,6 @@ use crate::{
     response,
     runtime::http::Reply,
     store::Created,
-    telemetry::RequestLog,
 };
 
 /// What a path segment may hold unescaped: RFC 3986's unreserved characters.
@@ -24,12 +24,7 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// `GET /api/{user_id}/tasks`: a page of the user's tasks, filtered and sorted, with a `next`
 /// link when more follow and a strong ETag over the page.
-pub async fn list(
-    context: &Context<'_>,
-    user: &str,
-    log: &mut RequestLog,
-) -> Result<Reply, ApiError> {
-    let caller = authorize(context, user, log).await?;
+pub async fn list(context: &Context<'_>, caller: &Caller) -> Result<Reply, ApiError> {
     let url = context.request.url();
     let pairs = request::query_pairs(url);
     let query = ListQuery::parse(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -42,7 +37,7 @@ pub async fn list(
         .map(|cursor| cursor_key.decode(user, &query, cursor))
         .transpose()
         .map_err(|error| ApiError::Validation(vec![error]))?;
-    let mut tasks = context.store.list(&caller, &query, after.as_ref()).await?;
+    let mut tasks = context.store.list(caller, &query, after.as_ref()).await?;
     // One task more than a page was asked for: it says another page follows.
     let more = tasks.len() > query.limit as usize;
     tasks.truncate(query.limit as usize);
@@ -66,23 +61,18 @@ pub async fn list(
 
 /// `POST /api/{user_id}/tasks`: 201 with the task, its `Location` and ETag; under an
 /// `Idempotency-Key`, a retry answers the first request's task.
-pub async fn create(
-    context: &Context<'_>,
-    user: &str,
-    log: &mut RequestLog,
-) -> Result<Reply, ApiError> {
-    let caller = authorize(context, user, log).await?;
+pub async fn create(context: &Context<'_>, caller: &Caller) -> Result<Reply, ApiError> {
     let request = context.request;
     let body = read_body(request).await?;
     let task = request::parse_new_task(content_type(request).as_deref(), &body)?;
     // An empty header is as none.
     let key = header(request, "idempotency-key").filter(|key| !key.is_empty());
     let created = match key {
-        None => context.store.create(&caller, &task).await?,
+        None => context.store.create(caller, &task).await?,
         Some(key) => {
             let key =
                 IdempotencyKey::parse(&key).map_err(|error| ApiError::Validation(vec![error]))?;
-            match context.store.create_once(&caller, &task, &key).await? {
+            match context.store.create_once(caller, &task, &key).await? {
                 Created::New(task) | Created::Replayed(Some(task)) => task,
                 // The key's task has been deleted since; there is nothing to replay.
                 Created::Replayed(None) => return Err(ApiError::NotFound),
@@ -101,17 +91,11 @@ pub async fn create(
 }
 
 /// `GET /api/{user_id}/tasks/{id}`: the task with its ETag, or 304 when `If-None-Match` has it.
-pub async fn get(
-    context: &Context<'_>,
-    user: &str,
-    task: &str,
-    log: &mut RequestLog,
-) -> Result<Reply, ApiError> {
-    let caller = authorize(context, user, log).await?;
+pub async fn get(context: &Context<'_>, caller: &Caller, task: &str) -> Result<Reply, ApiError> {
     let task = task_id(task)?;
     let task = context
         .store
-        .get(&caller, task)
+        .get(caller, task)
         .await?
         .ok_or(ApiError::NotFound)?;
     let etag = etag::for_version(&task.version);
@@ -122,13 +106,7 @@ pub async fn get(
 }
 
 /// `PUT /api/{user_id}/tasks/{id}`: a partial update, under `If-Match` when sent.
-pub async fn update(
-    context: &Context<'_>,
-    user: &str,
-    task: &str,
-    log: &mut RequestLog,
-) -> Result<Reply, ApiError> {
-    let caller = authorize(context, user, log).await?;
+pub async fn update(context: &Context<'_>, caller: &Caller, task: &str) -> Result<Reply, ApiError> {
     let task = task_id(task)?;
     let request = context.request;
     let body = read_body(request).await?;
@@ -136,7 +114,7 @@ pub async fn update(
     let precondition = etag::if_match(header(request, "if-match").as_deref());
     let updated = context
         .store
-        .update(&caller, task, &patch, &precondition)
+        .update(caller, task, &patch, &precondition)
         .await?;
     with_etag(&updated.ok_or(ApiError::NotFound)?)
 }
@@ -144,11 +122,9 @@ pub async fn update(
 /// `PATCH /api/{user_id}/tasks/{id}/complete`: no body toggles, `{"completed": b}` sets.
 pub async fn complete(
     context: &Context<'_>,
-    user: &str,
+    caller: &Caller,
     task: &str,
-    log: &mut RequestLog,
 ) -> Result<Reply, ApiError> {
-    let caller = authorize(context, user, log).await?;
     let task = task_id(task)?;
     let request = context.request;
     let body = read_body(request).await?;
@@ -156,22 +132,16 @@ pub async fn complete(
     let precondition = etag::if_match(header(request, "if-match").as_deref());
     let changed = context
         .store
-        .change_completion(&caller, task, change, &precondition)
+        .change_completion(caller, task, change, &precondition)
         .await?;
     with_etag(&changed.ok_or(ApiError::NotFound)?)
 }
 
 /// `DELETE /api/{user_id}/tasks/{id}`: 204, under `If-Match` when sent.
-pub async fn delete(
-    context: &Context<'_>,
-    user: &str,
-    task: &str,
-    log: &mut RequestLog,
-) -> Result<Reply, ApiError> {
-    let caller = authorize(context, user, log).await?;
+pub async fn delete(context: &Context<'_>, caller: &Caller, task: &str) -> Result<Reply, ApiError> {
     let task = task_id(task)?;
     let precondition = etag::if_match(header(context.request, "if-match").as_deref());
-    if context.store.delete(&caller, task, &precondition).await? {
+    if context.store.delete(caller, task, &precondition).await? {
         Ok(response::empty(204))
     } else {
         Err(ApiError::NotFound)

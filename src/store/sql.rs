@@ -16,28 +16,21 @@
 //!   README), and the reads also call the non-immutable `to_char`, which Hyperdrive does not
 //!   cache.
 
-use std::sync::OnceLock;
-
 use super::statement::{Placeholder, Query};
 use crate::auth::Caller;
 use crate::cursor::{FeedPosition, Position};
 use crate::domain::fields::{text_array, Change, Field};
 use crate::domain::{
     CompletionChange, ListQuery, NewTask, Param, Precondition, SortKey, SortOrder, StatusFilter,
-    TaskId, TaskPatch, TASK_FIELDS,
+    TaskId, TaskPatch, TASK_COLUMNS, TASK_FIELDS,
 };
 
 pub use super::statement::{Layout, Statement};
 
 /// The task's columns as [`crate::domain::Task::decode`] reads them: each field's `select`
-/// in the description's order, then the version. Joined once per isolate.
+/// in the description's order, then the version.
 pub fn task_columns() -> &'static str {
-    static COLUMNS: OnceLock<String> = OnceLock::new();
-    COLUMNS.get_or_init(|| {
-        let mut columns: Vec<&str> = TASK_FIELDS.iter().map(|field| field.select).collect();
-        columns.push("version::text");
-        columns.join(", ")
-    })
+    TASK_COLUMNS
 }
 
 /// Task rows are [`task_columns`] wide: the fields and the version.
