@@ -167,7 +167,7 @@ pub fn insert_task_once(
     );
     let nulls = ", NULL".repeat(TASK_WIDTH);
     let columns = task_columns();
-    query.finish_with(|prefix| {
+    query.finish_with(&|prefix| {
         format!(
             "SELECT {prefix}'{CREATED}', result.* FROM result \
              UNION ALL SELECT {prefix}CASE WHEN prior.request_hash = {hash}::text \
@@ -216,7 +216,7 @@ pub fn list_changes(caller: &Caller, after: &FeedPosition, limit: u32) -> Statem
          ORDER BY change_order COLLATE \"C\", change_id COLLATE \"C\" LIMIT {limit}::bigint"
     ));
     let nulls = ", NULL".repeat(FEED_WIDTH);
-    query.finish_with(|prefix| {
+    query.finish_with(&|prefix| {
         format!(
             "SELECT {prefix}(SELECT xmin::text FROM horizon), result.* FROM result \
              UNION ALL SELECT {prefix}(SELECT xmin::text FROM horizon){nulls} \

@@ -190,7 +190,7 @@ impl<'a> Query<'a> {
         }
         let prefixes = self.prefix_columns().join(", ");
         let nulls = ", NULL".repeat(width);
-        self.finish_with(|_| {
+        self.finish_with(&|_| {
             format!(
                 "SELECT {prefixes}, result.* FROM result \
                  UNION ALL SELECT {prefixes}{nulls} \
@@ -201,7 +201,7 @@ impl<'a> Query<'a> {
 
     /// The statement with its own final SELECT over `result`: `select` gets the session
     /// column and its comma (empty for a verified caller), which must lead every row.
-    pub fn finish_with(self, select: impl FnOnce(&str) -> String) -> Statement {
+    pub fn finish_with(self, select: &dyn Fn(&str) -> String) -> Statement {
         let session = if self.layout.session {
             format!("{SESSION_COLUMN}, ")
         } else {
