@@ -41,7 +41,7 @@ fn main() {
         "ping": statement(sql::ping()),
         "list": statement(sql::list_tasks(&caller, &ListQuery::default(), None)),
         "select": statement(sql::select_task(&caller, task)),
-        "insert": statement(sql::insert_task(&caller, &new_task)),
+        "insert": statement(sql::insert_task(&caller, &new_task, edge_task_api::config::DEFAULT_TASK_QUOTA)),
         "update": statement(sql::update_task(&caller, task, &patch, &Precondition::None)),
         "toggle": statement(sql::change_completion(
             &caller,

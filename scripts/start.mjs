@@ -105,7 +105,8 @@ if (transport === 'neon-http') {
 
 const port = process.env.PORT ?? '8787';
 step(`wrangler dev: starting on http://127.0.0.1:${port} (database over ${transport})`);
-const args = ['dev', '--ip', '127.0.0.1', '--port', port, ...vars.flatMap((v) => ['--var', v])];
+// --test-scheduled: GET /__scheduled?cron=17+*+*+*+* runs the clean-up job (src/jobs.rs).
+const args = ['dev', '--ip', '127.0.0.1', '--port', port, '--test-scheduled', ...vars.flatMap((v) => ['--var', v])];
 const wrangler = spawnManaged(join(ROOT, 'node_modules', '.bin', 'wrangler'), args, {
   cwd: ROOT,
   stdio: 'inherit',

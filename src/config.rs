@@ -27,6 +27,10 @@ pub const HYPERDRIVE_BINDING: &str = "HYPERDRIVE";
 /// HMAC key shorter than that is within reach of offline guessing.
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// The secret `.dev.vars.example` publishes for local use; a production deployment that
+/// kept it would accept tokens anyone can sign.
+pub const DEVELOPMENT_SECRET: &str = "dev-only-secret-change-me-0123456789abcdef";
+
 /// Everything a request needs to know about its deployment.
 #[derive(Debug)]
 pub struct Config {
@@ -38,7 +42,29 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Signs list cursors (derived from `BETTER_AUTH_SECRET`).
     pub cursor_key: CursorKey,
+    /// The rate limits' bindings and period.
+    pub limits: Limits,
+    /// The most tasks one user may have (`TASK_QUOTA`).
+    pub task_quota: u32,
 }
+
+/// The Rate Limiting bindings of wrangler.toml and the period they were declared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Keyed on a verified user, or on the client address of a session token's request.
+    pub requests: &'static str,
+    /// Keyed on the client address: failed authentications and `/ready`.
+    pub client: &'static str,
+    /// The bindings' `period`, in seconds (`RATE_LIMIT_PERIOD`): a 429's `Retry-After`.
+    pub period_seconds: u32,
+}
+
+/// The binding that limits each user's requests.
+pub const USER_RATE_LIMITER: &str = "USER_RATE_LIMITER";
+/// The binding that limits each client address's failed authentications and `/ready`.
+pub const CLIENT_RATE_LIMITER: &str = "CLIENT_RATE_LIMITER";
+/// The default task quota per user.
+pub const DEFAULT_TASK_QUOTA: u32 = 100_000;
 
 /// A setting that is missing or invalid. The message names the setting and goes to the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +105,19 @@ impl Config {
                 "BETTER_AUTH_SECRET is shorter than {MIN_SECRET_BYTES} bytes"
             )));
         }
+        let production = setting("ENVIRONMENT").as_deref() == Some("production");
+        if production && secret == DEVELOPMENT_SECRET {
+            return Err(ConfigError(
+                "BETTER_AUTH_SECRET is the public development secret of .dev.vars.example but ENVIRONMENT is production; set your own with `wrangler secret put BETTER_AUTH_SECRET`".to_owned(),
+            ));
+        }
+        if production {
+            for name in ["BETTER_AUTH_URL", "JWKS_URL"] {
+                if let Some(url) = setting(name) {
+                    refuse_plain_http(name, &url)?;
+                }
+            }
+        }
         let auth = auth_config(&secret, &setting)?;
 
         let cors = cors_config(&setting)?;
@@ -89,6 +128,30 @@ impl Config {
             cors,
             database,
             cursor_key: CursorKey::derive(&secret),
+            limits: Limits {
+                requests: USER_RATE_LIMITER,
+                client: CLIENT_RATE_LIMITER,
+                period_seconds: match setting("RATE_LIMIT_PERIOD").as_deref() {
+                    None | Some("60") => 60,
+                    Some("10") => 10,
+                    Some(_) => return Err(ConfigError(
+                        "RATE_LIMIT_PERIOD must be 10 or 60, the rate limiting binding's period"
+                            .to_owned(),
+                    )),
+                },
+            },
+            task_quota: match setting("TASK_QUOTA") {
+                None => DEFAULT_TASK_QUOTA,
+                Some(text) => text
+                    .parse()
+                    .ok()
+                    .filter(|quota| *quota > 0)
+                    .ok_or_else(|| {
+                        ConfigError(
+                            "TASK_QUOTA must be a whole number of tasks, at least 1".to_owned(),
+                        )
+                    })?,
+            },
         })
     }
 }
@@ -101,7 +164,10 @@ impl Config {
 ///   `/api/auth/jwks`; algorithms from `JWT_ALGORITHMS` (default all five); `iss` and `aud`
 ///   from `JWT_ISSUER`/`JWT_AUDIENCE`, by default `BETTER_AUTH_URL`'s origin.
 /// - HS256 tokens: `iss`/`aud` checked against `JWT_ISSUER`/`JWT_AUDIENCE` when set.
-/// - Session tokens: Better Auth's table `BETTER_AUTH_SESSION_TABLE` (default `session`) with
+/// - Every JWT names its user in `sub`; `JWT_USER_ID_CLAIMS=true` also accepts `user_id` or
+///   `userId` when `sub` is absent.
+/// - Session tokens, signed or bare (`BETTER_AUTH_REQUIRE_SIGNATURE=true` refuses bare ones):
+///   Better Auth's table `BETTER_AUTH_SESSION_TABLE` (default `session`) with
 ///   columns `BETTER_AUTH_SESSION_COLUMNS` (default `token,userId,expiresAt`).
 fn auth_config(
     secret: &str,
@@ -136,12 +202,14 @@ fn auth_config(
     }
     let accepts = |kind: &str| kinds.iter().any(|accepted| accepted == kind);
 
+    let user_id_claims = flag(setting, "JWT_USER_ID_CLAIMS")?;
     let hs256 = accepts("hs256").then(|| {
         Hs256Config::new(
             secret,
             ClaimRules {
                 issuer: setting("JWT_ISSUER"),
                 audience: setting("JWT_AUDIENCE"),
+                user_id_claims,
             },
         )
     });
@@ -158,6 +226,7 @@ fn auth_config(
             rules: ClaimRules {
                 issuer: setting("JWT_ISSUER").or_else(|| origin.clone()),
                 audience: setting("JWT_AUDIENCE").or_else(|| origin.clone()),
+                user_id_claims,
             },
         }),
     };
@@ -170,7 +239,11 @@ fn auth_config(
                 "BETTER_AUTH_SESSION_TABLE/BETTER_AUTH_SESSION_COLUMNS: {reason}"
             ))
         })?;
-        Some(SessionConfig::new(secret, schema))
+        Some(SessionConfig::new(
+            secret,
+            schema,
+            flag(setting, "BETTER_AUTH_REQUIRE_SIGNATURE")?,
+        ))
     } else {
         None
     };
@@ -222,7 +295,15 @@ fn database_config(
         if hyperdrive_bound {
             Ok(DatabaseConfig::Hyperdrive {
                 binding: HYPERDRIVE_BINDING,
-                allow_password_without_tls: flag(setting, "DB_ALLOW_PASSWORD_WITHOUT_TLS")?,
+                // The binding's socket is routed by the runtime to Hyperdrive on the same
+                // machine (its connection string says sslmode=disable, and its password is
+                // made up per isolate), so whatever password method Hyperdrive asks for is
+                // answered there unless the deployment opts out.
+                allow_password_without_tls: flag_or(
+                    setting,
+                    "DB_ALLOW_PASSWORD_WITHOUT_TLS",
+                    true,
+                )?,
             })
         } else {
             Err(ConfigError(format!(
@@ -295,10 +376,32 @@ fn checked_endpoint(endpoint: String) -> Result<String, ConfigError> {
 
 /// A boolean setting: `true` or `false`, absent meaning false.
 fn flag(setting: &impl Fn(&str) -> Option<String>, name: &str) -> Result<bool, ConfigError> {
+    flag_or(setting, name, false)
+}
+
+/// A boolean setting: `true` or `false`, absent meaning `default`.
+fn flag_or(
+    setting: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match setting(name).as_deref() {
-        None | Some("false") => Ok(false),
+        None => Ok(default),
+        Some("false") => Ok(false),
         Some("true") => Ok(true),
         Some(_) => Err(ConfigError(format!("{name} must be true or false"))),
+    }
+}
+
+/// In production, a URL keys are fetched from must be https (or loopback, for a local
+/// stand-in): over plain http, anyone on the path could serve their own keys.
+fn refuse_plain_http(name: &str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("https://") || http_host(url).is_some_and(is_loopback) {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "{name} must be an https:// URL when ENVIRONMENT is production"
+        )))
     }
 }
 
@@ -360,10 +463,49 @@ mod tests {
             config.database,
             DatabaseConfig::Hyperdrive {
                 binding: "HYPERDRIVE",
-                allow_password_without_tls: false,
+                allow_password_without_tls: true,
             }
         );
         assert_eq!(config.cors, Cors::deny_all());
+    }
+
+    #[test]
+    fn production_refuses_the_development_secret_and_plain_http_key_sources() {
+        let example = include_str!("../.dev.vars.example");
+        assert!(
+            example.contains(&format!("BETTER_AUTH_SECRET={DEVELOPMENT_SECRET}\n")),
+            "the constant is .dev.vars.example's secret"
+        );
+        let production = ("ENVIRONMENT", "production");
+        let error = load(
+            &[("BETTER_AUTH_SECRET", DEVELOPMENT_SECRET), production],
+            true,
+        )
+        .unwrap_err();
+        assert!(error.0.contains("public development secret"), "{}", error.0);
+        assert!(load(&[("BETTER_AUTH_SECRET", DEVELOPMENT_SECRET)], true).is_ok());
+        for name in ["BETTER_AUTH_URL", "JWKS_URL"] {
+            let plain = load(
+                &[
+                    ("BETTER_AUTH_SECRET", SECRET),
+                    production,
+                    (name, "http://auth.example.com"),
+                ],
+                true,
+            )
+            .unwrap_err();
+            assert!(plain.0.starts_with(name), "{}", plain.0);
+            for fine in ["https://auth.example.com", "http://127.0.0.1:3000"] {
+                assert!(
+                    load(
+                        &[("BETTER_AUTH_SECRET", SECRET), production, (name, fine)],
+                        true
+                    )
+                    .is_ok(),
+                    "{name}={fine}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -555,6 +697,7 @@ mod tests {
             ClaimRules {
                 issuer: Some("https://app.example.com".to_owned()),
                 audience: Some("https://app.example.com".to_owned()),
+                user_id_claims: false,
             }
         );
         assert!(config.auth.hs256.is_some() && config.auth.session.is_some());

@@ -126,6 +126,15 @@ fn normalize(origin: &str) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_entry_modules_crash_answer_exposes_the_same_headers() {
+        assert!(
+            include_str!("entry.mjs")
+                .contains(&format!("const EXPOSED_HEADERS = '{EXPOSED_HEADERS}';")),
+            "src/entry.mjs's EXPOSED_HEADERS is {EXPOSED_HEADERS}"
+        );
+    }
+
     fn header<'a>(headers: &'a [(&str, String)], name: &str) -> Option<&'a str> {
         headers
             .iter()

@@ -163,10 +163,16 @@ fn read_payload(text: &str) -> Option<Payload> {
 
 fn read_feed_position(text: &str) -> Option<FeedPosition> {
     let value: Value = serde_json::from_str(text).ok()?;
+    let first_sync = value.get("f")?.as_bool()?;
     Some(FeedPosition {
         xid: value.get("x")?.as_str()?.to_owned(),
         id: value.get("i")?.as_str()?.to_owned(),
-        first_sync: value.get("f")?.as_bool()?,
+        first_sync,
+        sync_start: match value.get("s") {
+            Some(start) => Some(start.as_str()?.to_owned()),
+            // A first sync's cursor issued before `s` existed: every deletion from here on.
+            None => first_sync.then(|| "0".to_owned()),
+        },
         issued_ms: value.get("t")?.as_i64()?,
     })
 }
@@ -185,7 +191,15 @@ pub struct FeedPosition {
     /// that has nothing to delete.
     #[serde(rename = "f")]
     pub first_sync: bool,
-    /// When the cursor was issued, in milliseconds since the epoch.
+    /// Of a first sync's later pages: the horizon of its first page. A task deleted by a
+    /// transaction at or after it may have been delivered on an earlier page, so its deletion
+    /// is reported even during the first sync. `None` on the first page, whose statement
+    /// uses its own horizon, and once the first sync is done.
+    #[serde(rename = "s", skip_serializing_if = "Option::is_none")]
+    pub sync_start: Option<String>,
+    /// When the sync this cursor continues began, in milliseconds since the epoch: a page's
+    /// cursor keeps it until the sync is done, so the window in which deletions are kept
+    /// never restarts in the middle of a sync.
     #[serde(rename = "t")]
     pub issued_ms: i64,
 }
@@ -200,6 +214,7 @@ impl FeedPosition {
             xid: "0".to_owned(),
             id: BEFORE_ANY_ID.to_owned(),
             first_sync: true,
+            sync_start: None,
             issued_ms: now_ms,
         }
     }
@@ -263,9 +278,28 @@ mod tests {
     #[test]
     fn feed_cursors_round_trip_and_are_nobody_elses() {
         let key = CursorKey::derive("a-secret-of-at-least-thirty-two-bytes!");
-        let position = FeedPosition::start(1_800_000_000_000);
+        let position = FeedPosition {
+            xid: "42".to_owned(),
+            sync_start: Some("40".to_owned()),
+            ..FeedPosition::start(1_800_000_000_000)
+        };
         let cursor = key.encode_feed("alice", &position);
         assert_eq!(key.decode_feed("alice", &cursor).unwrap(), position);
+        let done = FeedPosition {
+            first_sync: false,
+            ..FeedPosition::start(1_800_000_000_000)
+        };
+        let cursor = key.encode_feed("alice", &done);
+        assert_eq!(key.decode_feed("alice", &cursor).unwrap().sync_start, None);
+        // A first sync's cursor from before its start was kept: every deletion is reported.
+        let older = key.seal("alice", "feed", r#"{"x":"42","i":"a","f":true,"t":1}"#);
+        assert_eq!(
+            key.decode_feed("alice", &older)
+                .unwrap()
+                .sync_start
+                .as_deref(),
+            Some("0")
+        );
         assert!(key.decode_feed("bob", &cursor).is_err());
         let list_cursor = key.encode("alice", &query(&[]), &task());
         assert!(

@@ -19,15 +19,34 @@ import * as wasm from './index.js';
 const INTERNAL_ERROR =
   '{"type":"tag:edge-task-api,2026:internal-error","title":"Internal server error","status":500,"detail":"Something went wrong on our side; the error has been logged."}';
 
-function internalError() {
-  return new Response(INTERNAL_ERROR, {
-    status: 500,
-    headers: {
-      'Content-Type': 'application/problem+json',
-      'Cache-Control': 'no-store',
-      'X-Content-Type-Options': 'nosniff',
-    },
-  });
+// What src/cors.rs exposes to an allowed origin; a unit test there keeps the two equal.
+const EXPOSED_HEADERS = 'ETag, Location, Link, X-Request-Id, Retry-After, WWW-Authenticate';
+
+/** `origin` as src/cors.rs compares it: trimmed, without a trailing slash, lower-case. */
+const normalizeOrigin = (origin) => origin.trim().replace(/\/+$/, '').toLowerCase();
+
+/**
+ * The headers every response of the worker carries, for a 500 the wasm could not write: the
+ * request id, `Vary`, and CORS as src/cors.rs grants it, so a browser lets the frontend read
+ * the problem. Read from the bindings directly: the wasm's memory is not to be trusted here.
+ */
+function internalError(request, env) {
+  const headers = {
+    'Content-Type': 'application/problem+json',
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    'X-Request-Id': request?.headers.get('cf-ray') ?? crypto.randomUUID().replaceAll('-', ''),
+    Vary: 'Origin',
+  };
+  const origin = request?.headers.get('origin');
+  const listed = String(env?.ALLOWED_ORIGINS ?? '').split(',').map(normalizeOrigin).filter(Boolean);
+  const anyAllowed = listed.includes('*') && env?.ENVIRONMENT !== 'production';
+  if (origin && normalizeOrigin(origin) !== 'null' && (anyAllowed || listed.includes(normalizeOrigin(origin)))) {
+    headers['Access-Control-Allow-Origin'] = origin;
+    headers['Access-Control-Expose-Headers'] = EXPOSED_HEADERS;
+    if (String(env?.CORS_ALLOW_CREDENTIALS ?? '').trim() === 'true') headers['Access-Control-Allow-Credentials'] = 'true';
+  }
+  return new Response(INTERNAL_ERROR, { status: 500, headers });
 }
 
 const state = wasm.__worker_init_state();
@@ -54,22 +73,38 @@ Object.defineProperty(state, 'criticalError', {
 // Answers what the wasm could not, and has the next request reset it. Not only a trap
 // (`RuntimeError`) means the module is unusable: the glue throws a plain Error for a module a
 // trap left terminated, which a callback of an earlier instance can do even after a reset.
-function failed() {
+function failed(request, env) {
   state.criticalError = true;
-  return internalError();
+  return internalError(request, env);
+}
+
+/** A fresh instance when a trap left the last one's memory undefined. */
+function recover() {
+  if (state.criticalError) {
+    wasm.__wbg_reset_state();
+    state.criticalError = false;
+  }
 }
 
 export default {
-  fetch(request, env, ctx) {
-    if (state.criticalError) {
-      wasm.__wbg_reset_state();
-      state.criticalError = false;
+  // The Cron Triggers' jobs (src/jobs.rs), chosen by the trigger's expression.
+  async scheduled(controller, env) {
+    recover();
+    try {
+      await wasm.scheduled(controller.cron, env);
+    } catch (error) {
+      if (error instanceof WebAssembly.RuntimeError) state.criticalError = true;
+      throw error;
     }
+  },
+
+  fetch(request, env, ctx) {
+    recover();
     let answer;
     try {
       answer = wasm.fetch(request, env, ctx);
     } catch {
-      return failed();
+      return failed(request, env);
     }
     if (!(answer instanceof Promise)) return answer;
     let abandon;
@@ -80,11 +115,11 @@ export default {
     return Promise.race([answer, abandoned]).then(
       (response) => {
         owed.delete(abandon);
-        return response ?? internalError();
+        return response ?? internalError(request, env);
       },
       () => {
         owed.delete(abandon);
-        return failed();
+        return failed(request, env);
       },
     );
   },

@@ -50,6 +50,19 @@ pub enum ApiError {
     IdempotencyKeyReused,
     /// 415: a body that is not JSON.
     UnsupportedMediaType,
+    /// 409: the user has as many tasks as the quota allows.
+    QuotaExceeded {
+        /// The quota, in tasks.
+        limit: u32,
+    },
+    /// 429: too many requests in the limiter's period; `retry_after` is that period, in
+    /// seconds.
+    RateLimited {
+        /// Whose budget ran out, for the detail: a user's or a client address's.
+        scope: &'static str,
+        /// The period, in seconds.
+        retry_after: u32,
+    },
     /// 500: a required setting is missing or invalid; names the setting for the log.
     Misconfigured(String),
     /// 503: the database could not be reached or timed out; the cause is for the log.
@@ -101,7 +114,8 @@ impl ApiError {
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed(_) => 405,
-            Self::IdempotencyKeyInProgress => 409,
+            Self::IdempotencyKeyInProgress | Self::QuotaExceeded { .. } => 409,
+            Self::RateLimited { .. } => 429,
             Self::PreconditionFailed(_) => 412,
             Self::IdempotencyKeyReused => 422,
             Self::CursorExpired => 410,
@@ -131,6 +145,9 @@ impl ApiError {
             Self::MethodNotAllowed(allowed) => Some(("Allow", allowed.clone().into())),
             Self::PreconditionFailed(etag) => Some(("ETag", etag.clone().into())),
             Self::Unavailable(_) => Some(("Retry-After", RETRY_AFTER_SECONDS.to_string().into())),
+            Self::RateLimited { retry_after, .. } => {
+                Some(("Retry-After", retry_after.to_string().into()))
+            }
             _ => None,
         }
     }
@@ -196,6 +213,16 @@ impl ApiError {
                 "Precondition failed",
                 "The task changed since the version you sent in If-Match (changed on another device?); nothing was written. Its current ETag is in the ETag header: reload it, then retry.".to_owned(),
             ),
+            Self::QuotaExceeded { limit } => (
+                problem_type!("quota-exceeded"),
+                "Task quota reached",
+                format!("This user has {limit} tasks, the most the API keeps for one user; delete some to add more."),
+            ),
+            Self::RateLimited { scope, retry_after } => (
+                problem_type!("rate-limited"),
+                "Too many requests",
+                format!("Too many requests from this {scope}; retry in {retry_after} seconds."),
+            ),
             Self::UnsupportedMediaType => (
                 problem_type!("unsupported-media-type"),
                 "Unsupported media type",
@@ -240,6 +267,7 @@ impl From<StoreError> for ApiError {
             StoreError::SessionOfAnotherUser => Self::Forbidden,
             StoreError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
             StoreError::IdempotencyKeyInProgress => Self::IdempotencyKeyInProgress,
+            StoreError::QuotaExceeded(limit) => Self::QuotaExceeded { limit },
             StoreError::PreconditionFailed(version) => {
                 Self::PreconditionFailed(crate::etag::for_version(&version))
             }
@@ -267,6 +295,11 @@ mod tests {
                 limit_bytes: 64 * 1024,
             },
             ApiError::UnsupportedMediaType,
+            ApiError::QuotaExceeded { limit: 100_000 },
+            ApiError::RateLimited {
+                scope: "user",
+                retry_after: 60,
+            },
             ApiError::Misconfigured("BETTER_AUTH_SECRET is not set".to_owned()),
             ApiError::Unavailable("connection refused".to_owned()),
             ApiError::Internal("relation \"tasks\" does not exist".to_owned()),
@@ -282,7 +315,7 @@ mod tests {
         let statuses: Vec<u16> = every_error().iter().map(ApiError::status).collect();
         assert_eq!(
             statuses,
-            [400, 400, 401, 403, 404, 405, 409, 412, 422, 410, 413, 415, 500, 503, 500]
+            [400, 400, 401, 403, 404, 405, 409, 412, 422, 410, 413, 415, 409, 429, 500, 503, 500]
         );
     }
 

@@ -52,16 +52,23 @@ fn tags(header: &str) -> impl Iterator<Item = (bool, &str)> {
     })
 }
 
+/// The most versions of an `If-Match` compared; a client lists one, a cache a few.
+pub const MAX_IF_MATCH_TAGS: usize = 16;
+
 /// What `If-Match` asks of a write to a task. `*` and no header ask only that the task exists;
 /// otherwise the version must be one of the strong ETags listed (a weak one never matches:
-/// If-Match compares strongly).
+/// If-Match compares strongly). A tag that is not a version a row can have (above the
+/// database's bigint, or not a number) matches nothing, so it ends as 412, never as a bound
+/// parameter the database refuses; tags beyond the first [`MAX_IF_MATCH_TAGS`] are not read.
 pub fn if_match(header: Option<&str>) -> Precondition {
     match header.map(str::trim) {
         None | Some("*") => Precondition::None,
         Some(header) => Precondition::Versions(
             tags(header)
+                .take(MAX_IF_MATCH_TAGS)
                 .filter(|(weak, _)| !weak)
-                .filter_map(|(_, opaque)| opaque.parse::<u64>().ok())
+                .filter_map(|(_, opaque)| opaque.parse::<i64>().ok())
+                .filter_map(|version| u64::try_from(version).ok())
                 .collect(),
         ),
     }
@@ -97,6 +104,18 @@ mod tests {
             if_match(Some("3")),
             Precondition::Versions(vec![]),
             "unquoted: no tag"
+        );
+        assert_eq!(
+            if_match(Some(
+                "\"9223372036854775808\", \"9223372036854775807\", \"-1\""
+            )),
+            Precondition::Versions(vec![i64::MAX as u64]),
+            "above bigint or negative: no version a row can have"
+        );
+        let many: Vec<String> = (1..=40).map(|version| format!("\"{version}\"")).collect();
+        assert_eq!(
+            if_match(Some(&many.join(","))),
+            Precondition::Versions((1..=MAX_IF_MATCH_TAGS as u64).collect())
         );
     }
 

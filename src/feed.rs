@@ -10,9 +10,12 @@
 //! A change may come twice (a task changed again); clients apply them by id.
 
 use crate::cursor::{FeedPosition, BEFORE_ANY_ID};
-use crate::domain::{write_task_array, Task};
+use crate::domain::{fitting_page, write_task_array, Task};
 use crate::runtime::json;
 use crate::store::{Change, ChangesPage};
+
+/// A deleted id in the page: a quoted UUID.
+const DELETED_ID_BYTES: usize = 38;
 
 /// How long deletions are remembered: a cursor older than this is answered with 410.
 pub const DELETIONS_KEPT_MS: i64 = 30 * 24 * 60 * 60 * 1000;
@@ -53,20 +56,34 @@ pub fn page(
     encode: impl Fn(&FeedPosition) -> String,
 ) -> FeedPage {
     let mut changes = page.changes;
-    let has_more = changes.len() > limit as usize;
-    changes.truncate(limit as usize);
+    changes.truncate(limit as usize + 1);
+    let asked = &changes[..changes.len().min(limit as usize)];
+    let fits = fitting_page(
+        asked,
+        |(_, _, change)| match change {
+            Change::Task(task) => Some(task),
+            Change::Deleted(_) => None,
+        },
+        DELETED_ID_BYTES,
+    );
+    let has_more = changes.len() > fits;
+    changes.truncate(fits);
     let next = match (has_more, changes.last()) {
         (true, Some((xid, id, _))) => FeedPosition {
             xid: xid.clone(),
             id: id.clone(),
             first_sync: after.first_sync,
-            issued_ms: now_ms,
+            sync_start: after
+                .first_sync
+                .then(|| after.sync_start.clone().unwrap_or(page.horizon.clone())),
+            issued_ms: after.issued_ms,
         },
         _ => FeedPosition {
             // The horizon never moves back behind a position already delivered.
             xid: later(&page.horizon, &after.xid).to_owned(),
             id: BEFORE_ANY_ID.to_owned(),
             first_sync: false,
+            sync_start: None,
             issued_ms: now_ms,
         },
     };
@@ -84,6 +101,21 @@ pub fn page(
         cursor: encode(&next),
         has_more,
     }
+}
+
+/// Whether the clean-up removed a tombstone this cursor has not delivered: the user went past
+/// the cap on tombstones kept, and the cursor is at or before the newest one removed. A
+/// first sync reports no deletions before its start, so it misses nothing there.
+pub fn missed_pruned(page: &ChangesPage, after: &FeedPosition) -> bool {
+    let Some(pruned) = &page.pruned else {
+        return false;
+    };
+    let from = match (&after.first_sync, &after.sync_start) {
+        (false, _) => after.xid.as_str(),
+        (true, Some(start)) => start.as_str(),
+        (true, None) => return false,
+    };
+    later(pruned, from) == pruned.as_str()
 }
 
 /// The later of two transaction ids (decimal text, as xid8 prints).
@@ -105,7 +137,10 @@ mod tests {
     }
 
     fn encode(position: &FeedPosition) -> String {
-        format!("{}/{}/{}", position.xid, position.id, position.first_sync)
+        format!(
+            "{}/{}/{}/{:?}/{}",
+            position.xid, position.id, position.first_sync, position.sync_start, position.issued_ms
+        )
     }
 
     #[test]
@@ -123,6 +158,7 @@ mod tests {
             ChangesPage {
                 changes,
                 horizon: "20".to_owned(),
+                pruned: None,
             },
             &FeedPosition::start(0),
             2,
@@ -133,9 +169,67 @@ mod tests {
         assert_eq!(page.tasks, [task("a")]);
         assert_eq!(page.deleted, ["b"]);
         assert_eq!(
-            page.cursor, "11/b/true",
-            "still a first sync until it is done"
+            page.cursor, "11/b/true/Some(\"20\")/0",
+            "still a first sync until it is done, from the first page's horizon and time"
         );
+        let next = FeedPosition {
+            xid: "11".to_owned(),
+            id: "b".to_owned(),
+            first_sync: true,
+            sync_start: Some("20".to_owned()),
+            issued_ms: 0,
+        };
+        let later_page = super::page(
+            ChangesPage {
+                changes: vec![
+                    ("12".to_owned(), "c".to_owned(), Change::Task(task("c"))),
+                    ("30".to_owned(), "d".to_owned(), Change::Task(task("d"))),
+                ],
+                horizon: "40".to_owned(),
+                pruned: None,
+            },
+            &next,
+            1,
+            9,
+            encode,
+        );
+        assert_eq!(
+            later_page.cursor, "12/c/true/Some(\"20\")/0",
+            "the first page's horizon and time stay"
+        );
+    }
+
+    #[test]
+    fn a_cursor_at_or_before_a_pruned_tombstone_has_missed_it() {
+        let pruned = |xid: &str| ChangesPage {
+            changes: Vec::new(),
+            horizon: "100".to_owned(),
+            pruned: Some(xid.to_owned()),
+        };
+        let at = |xid: &str| FeedPosition {
+            xid: xid.to_owned(),
+            first_sync: false,
+            ..FeedPosition::start(0)
+        };
+        assert!(missed_pruned(&pruned("50"), &at("50")));
+        assert!(
+            missed_pruned(&pruned("50"), &at("9")),
+            "numerically, not as text"
+        );
+        assert!(!missed_pruned(&pruned("50"), &at("51")));
+        assert!(!missed_pruned(
+            &ChangesPage {
+                pruned: None,
+                ..pruned("0")
+            },
+            &at("1")
+        ));
+        assert!(!missed_pruned(&pruned("50"), &FeedPosition::start(0)));
+        let continuing = FeedPosition {
+            sync_start: Some("40".to_owned()),
+            ..FeedPosition::start(0)
+        };
+        assert!(missed_pruned(&pruned("50"), &continuing));
     }
 
     #[test]
@@ -161,6 +255,7 @@ mod tests {
             ChangesPage {
                 changes,
                 horizon: "20".to_owned(),
+                pruned: None,
             },
             &FeedPosition::start(0),
             5,
@@ -168,7 +263,7 @@ mod tests {
             encode,
         );
         assert!(!done.has_more);
-        assert_eq!(done.cursor, format!("20/{BEFORE_ANY_ID}/false"));
+        assert_eq!(done.cursor, format!("20/{BEFORE_ANY_ID}/false/None/5"));
         let behind = FeedPosition {
             xid: "30".to_owned(),
             ..FeedPosition::start(0)
@@ -177,6 +272,7 @@ mod tests {
             ChangesPage {
                 changes: Vec::new(),
                 horizon: "25".to_owned(),
+                pruned: None,
             },
             &behind,
             5,

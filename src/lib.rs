@@ -17,6 +17,7 @@ pub mod error;
 pub mod etag;
 pub mod feed;
 pub mod handlers;
+pub mod jobs;
 pub mod request;
 pub mod response;
 pub mod routes;
@@ -54,6 +55,22 @@ pub fn fetch(request: web_sys::Request, env: Env, _context: JsValue) -> JsValue 
                 JsValue::from(js_sys::Error::new(
                     "the worker could not build its response",
                 ))
+            })
+    })
+}
+
+/// The scheduled handler src/entry.mjs calls with the trigger's cron expression: a promise
+/// that settles when the job it names is done, and rejects (the runtime records the run as
+/// failed) with a cause that names no secret.
+#[wasm_bindgen]
+pub fn scheduled(cron: String, env: Env) -> JsValue {
+    runtime::driver::run(async move {
+        jobs::run(&cron, &env)
+            .await
+            .map(|()| JsValue::UNDEFINED)
+            .map_err(|cause| {
+                telemetry::error_line("a scheduled job failed", &cause);
+                JsValue::from(js_sys::Error::new("the scheduled job failed; see the log"))
             })
     })
 }
@@ -133,7 +150,13 @@ async fn route(
         Resolution::Serve { route, pattern } => {
             log.route = Some(pattern);
             let store = store::open(&config.database, env);
-            handlers::handle(route, request, config, store.as_ref(), log).await
+            let context = handlers::Context {
+                request,
+                config,
+                store: store.as_ref(),
+                env,
+            };
+            handlers::handle(route, &context, log).await
         }
     }
 }

@@ -168,6 +168,16 @@ pub fn error_line(message: &str, cause: &str) {
     }));
 }
 
+/// Logs what a scheduled job did: its name, its cron expression and its counts.
+pub fn job_line(job: &str, cron: &str, counts: serde_json::Value) {
+    write_line(&serde_json::json!({
+        "level": "info",
+        "job": job,
+        "cron": cron,
+        "counts": counts,
+    }));
+}
+
 fn write_line<T: Serialize>(line: &T) {
     if let Ok(text) = serde_json::to_string(line) {
         console_log(&text);

@@ -26,6 +26,7 @@ describe('the entry module when the wasm fails', () => {
         { name: 'entry.mjs', type: 'esModule', path: join(ROOT, 'src', 'entry.mjs') },
         { name: 'index.js', type: 'esModule', path: join(ROOT, 'tests', 'fixtures', 'glue-standin.mjs') },
       ],
+      vars: { ALLOWED_ORIGINS: 'https://app.example.com', CORS_ALLOW_CREDENTIALS: 'true' },
     });
   });
   after(() => worker?.stop());
@@ -46,6 +47,20 @@ describe('the entry module when the wasm fails', () => {
     for (const response of [waiting, other, panicked]) await assertInternalError(response);
     assert.equal(await instance(), first + 1);
     assert.equal(await instance(), first + 1, 'one reset, not one per request');
+  });
+
+  test("a crash's 500 carries the request id, Vary and CORS as every response does, so a browser can read it", async () => {
+    const fromApp = await fetch(`${worker.url}/panic`, { headers: { origin: 'https://app.example.com', 'cf-ray': 'ray-123' } });
+    await assertInternalError(fromApp);
+    assert.equal(fromApp.headers.get('x-request-id'), 'ray-123');
+    assert.equal(fromApp.headers.get('vary'), 'Origin');
+    assert.equal(fromApp.headers.get('access-control-allow-origin'), 'https://app.example.com');
+    assert.equal(fromApp.headers.get('access-control-allow-credentials'), 'true');
+    assert.match(fromApp.headers.get('access-control-expose-headers'), /X-Request-Id/);
+    const fromElsewhere = await fetch(`${worker.url}/panic`, { headers: { origin: 'https://evil.example' } });
+    await assertInternalError(fromElsewhere);
+    assert.equal(fromElsewhere.headers.get('access-control-allow-origin'), null);
+    assert.match(fromElsewhere.headers.get('x-request-id'), /^[0-9a-f]{32}$/);
   });
 
   for (const path of ['/panic', '/trap', '/terminated']) {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { connectionOptions } from '../scripts/lib/migrations.mjs';
 import { reachableByOthers } from '../scripts/lib/postgres.mjs';
 import { removeTemporaryDir, temporaryDir } from '../scripts/lib/processes.mjs';
 import { ROOT } from '../scripts/lib/toolchain.mjs';
@@ -54,4 +55,17 @@ test('wrangler.toml and the README agree that Hyperdrive is created with caching
   assert.ok(create, 'the README shows the create command');
   assert.match(create, /--caching-disabled/, create);
   assert.doesNotMatch(wrangler, /hyperdrive create(?![^\n]*--caching-disabled)/, 'no create command without the flag');
+});
+
+test('migrations require TLS with a verified certificate to a remote host unless the URL says otherwise', () => {
+  const remote = connectionOptions('postgres://u:p@ep-x.us-east-2.aws.neon.tech/neondb');
+  assert.deepEqual(remote.ssl, { rejectUnauthorized: true });
+  for (const url of [
+    'postgres://u:p@127.0.0.1:54329/tasks',
+    'postgres://u:p@localhost/tasks',
+    'postgres://u:p@db.internal/tasks?sslmode=disable',
+    'postgres://u:p@ep-x.neon.tech/neondb?sslmode=require',
+  ]) {
+    assert.equal(connectionOptions(url).ssl, undefined, `${url}: pg reads the URL's own sslmode`);
+  }
 });

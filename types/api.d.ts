@@ -282,7 +282,7 @@ export interface components {
             description?: components["schemas"]["Description"];
             /** @description Defaults to false. */
             completed?: boolean;
-            due_date?: components["schemas"]["DueDate"];
+            due_date?: components["schemas"]["DueDateInput"];
             priority?: components["schemas"]["Priority"];
             tags?: components["schemas"]["Tags"];
         };
@@ -304,42 +304,42 @@ export interface components {
             title: components["schemas"]["Title"];
             description?: components["schemas"]["Description"];
             completed?: boolean;
-            due_date?: components["schemas"]["DueDate"];
+            due_date?: components["schemas"]["DueDateInput"];
             priority?: components["schemas"]["Priority"];
             tags?: components["schemas"]["Tags"];
         } | {
             title?: components["schemas"]["Title"];
             description: components["schemas"]["Description"];
             completed?: boolean;
-            due_date?: components["schemas"]["DueDate"];
+            due_date?: components["schemas"]["DueDateInput"];
             priority?: components["schemas"]["Priority"];
             tags?: components["schemas"]["Tags"];
         } | {
             title?: components["schemas"]["Title"];
             description?: components["schemas"]["Description"];
             completed: boolean;
-            due_date?: components["schemas"]["DueDate"];
+            due_date?: components["schemas"]["DueDateInput"];
             priority?: components["schemas"]["Priority"];
             tags?: components["schemas"]["Tags"];
         } | {
             title?: components["schemas"]["Title"];
             description?: components["schemas"]["Description"];
             completed?: boolean;
-            due_date: components["schemas"]["DueDate"];
+            due_date: components["schemas"]["DueDateInput"];
             priority?: components["schemas"]["Priority"];
             tags?: components["schemas"]["Tags"];
         } | {
             title?: components["schemas"]["Title"];
             description?: components["schemas"]["Description"];
             completed?: boolean;
-            due_date?: components["schemas"]["DueDate"];
+            due_date?: components["schemas"]["DueDateInput"];
             priority: components["schemas"]["Priority"];
             tags?: components["schemas"]["Tags"];
         } | {
             title?: components["schemas"]["Title"];
             description?: components["schemas"]["Description"];
             completed?: boolean;
-            due_date?: components["schemas"]["DueDate"];
+            due_date?: components["schemas"]["DueDateInput"];
             priority?: components["schemas"]["Priority"];
             tags: components["schemas"]["Tags"];
         };
@@ -512,6 +512,22 @@ export interface components {
             type?: "tag:edge-task-api,2026:cursor-expired";
             /** @constant */
             status?: 410;
+        };
+        /** @description A due date as a create or update sends it: a date, `null`, or `""`, which means no date as `null` does (what an empty `<input type="date">` gives). */
+        DueDateInput: components["schemas"]["DueDate"] | "";
+        RateLimitedProblem: components["schemas"]["Problem"] & {
+            /** @constant */
+            type?: "tag:edge-task-api,2026:rate-limited";
+            /** @constant */
+            status?: 429;
+            errors?: never;
+        };
+        QuotaExceededProblem: components["schemas"]["Problem"] & {
+            /** @constant */
+            type?: "tag:edge-task-api,2026:quota-exceeded";
+            /** @constant */
+            status?: 409;
+            errors?: never;
         };
     };
     responses: {
@@ -708,6 +724,18 @@ export interface components {
                 "application/problem+json": components["schemas"]["CursorExpiredProblem"];
             };
         };
+        /** @description Too many requests: a user's requests (1200 a minute by default), or, from one client address, failed authentications, session-token requests or readiness checks (300 a minute). Nothing was read or written; retry after `Retry-After` seconds, the limiter's period. */
+        RateLimited: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["RateLimitedProblem"];
+            };
+        };
     };
     parameters: {
         /**
@@ -756,7 +784,7 @@ export interface components {
          */
         IfNoneMatch: string;
         /**
-         * @description Makes a create safe to retry (1-255 visible ASCII characters, the user's own, remembered 24 hours). A repeat with the same key and the same body answers as the first request did (201, the same task) and creates nothing; the same key with another body is a 422; while the first request with the key is still running, a parallel one gets a 409. An empty value is as none.
+         * @description Makes a create safe to retry (1-255 visible ASCII characters, the user's own, remembered 24 hours). A repeat with the same key and the same body answers as the first request did (201, the same task) and creates nothing; the same key with another body is a 422; while the first request with the key is still running, a parallel one gets a 409. An empty value is a 400: it would otherwise let a retry create a second task.
          * @example 5f1c8e2a-add-milk
          */
         IdempotencyKey: string;
@@ -853,6 +881,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -972,6 +1001,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -981,7 +1011,7 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Makes a create safe to retry (1-255 visible ASCII characters, the user's own, remembered 24 hours). A repeat with the same key and the same body answers as the first request did (201, the same task) and creates nothing; the same key with another body is a 422; while the first request with the key is still running, a parallel one gets a 409. An empty value is as none.
+                 * @description Makes a create safe to retry (1-255 visible ASCII characters, the user's own, remembered 24 hours). A repeat with the same key and the same body answers as the first request did (201, the same task) and creates nothing; the same key with another body is a 422; while the first request with the key is still running, a parallel one gets a 409. An empty value is a 400: it would otherwise let a retry create a second task.
                  * @example 5f1c8e2a-add-milk
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1019,10 +1049,21 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            409: components["responses"]["IdempotencyKeyInProgress"];
+            /** @description A request with this `Idempotency-Key` is still in progress (retry it shortly), or the user has as many tasks as the quota allows (100,000 by default; `quota-exceeded`: delete some first). */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["IdempotencyKeyInProgressProblem"] | components["schemas"]["QuotaExceededProblem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1083,6 +1124,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             410: components["responses"]["CursorExpired"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1138,6 +1180,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1180,6 +1223,7 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1223,6 +1267,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -1309,6 +1354,7 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

@@ -372,7 +372,8 @@ function start() {
       const body = {
         title: $('#new-title').value,
         ...(description ? { description } : {}),
-        ...($('#new-due').value ? { due_date: $('#new-due').value } : {}),
+        // An empty date input sends "", which the API takes as no date.
+        due_date: $('#new-due').value,
         priority: $('#new-priority').value,
         tags,
       };
@@ -385,7 +386,9 @@ function start() {
           created = await api('POST', tasksPath(), body, { 'Idempotency-Key': key });
           break;
         } catch (error) {
-          const retryable = !error.problem || [409, 503].includes(error.problem.status);
+          // A network failure, a 503, a 429 or the same key still in flight; not a full quota.
+          const retryable = !error.problem || [429, 503].includes(error.problem.status)
+            || error.problem.type?.endsWith(':idempotency-key-in-progress');
           if (!retryable || attempt === 3) throw error;
           await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
         }

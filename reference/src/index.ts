@@ -29,6 +29,8 @@ function problem(c: Context<App>, status: number, slug: string, title: string, d
     'Content-Type': 'application/problem+json',
   });
 }
+/** The most tasks one user may have, as the worker's default `TASK_QUOTA`. */
+const TASK_QUOTA = 100_000;
 const notFound = (c: Context<App>) => problem(c, 404, 'not-found', 'Not found', 'No such resource exists for this user.');
 const invalid = (c: Context<App>, errors: FieldError[]) =>
   problem(c, 400, 'validation-error', 'Invalid request', 'The request has invalid fields; see `errors`.', errors);
@@ -100,7 +102,11 @@ app.post('/api/:userId/tasks', async (c) => {
   const fields = parseFields(await c.req.json().catch(() => null), false);
   if (fields.errors.length > 0) return invalid(c, fields.errors);
   const { title, description = null, completed = false, dueDate = null, priority = 0, tags = [] } = fields;
-  const [row] = await query(c.env, c.executionCtx, SQL.insert, [c.get('userId'), newTaskId(), title, description, completed, dueDate, priority, tags]);
+  const quota = String(TASK_QUOTA);
+  const [row] = await query(c.env, c.executionCtx, SQL.insert, [c.get('userId'), newTaskId(), title, description, completed, dueDate, priority, tags, quota]);
+  if (!row) {
+    return problem(c, 409, 'quota-exceeded', 'Task quota reached', `This user has ${quota} tasks, the most the API keeps for one user; delete some to add more.`);
+  }
   const task = taskFromRow(row);
   c.header('Location', `/api/${encodeURIComponent(task.user_id)}/tasks/${task.id}`);
   return c.json(task, 201);

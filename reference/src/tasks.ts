@@ -20,7 +20,9 @@ export const SQL = {
   select: `SELECT ${COLUMNS} FROM tasks ${ONE_TASK}`,
   insert:
     'INSERT INTO tasks (user_id, id, title, description, completed, due_date, priority, tags) ' +
-    'VALUES ($1::text, $2::uuid, $3::text, $4::text, $5::boolean, $6::date, $7::smallint, $8::text[]) ' +
+    'SELECT $1::text, $2::uuid, $3::text, $4::text, $5::boolean, $6::date, $7::smallint, $8::text[] ' +
+    // $9, the task quota: no row when the user has that many tasks already.
+    'WHERE (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE user_id = $1::text LIMIT $9::bigint) AS held) < $9::bigint ' +
     `RETURNING ${COLUMNS}`,
   // $4 and $7 say whether to touch description and due date: NULL in $5 or $8 clears them.
   update:

@@ -31,12 +31,24 @@ function migrations(dir = MIGRATIONS) {
 }
 
 /**
+ * pg's options for `databaseUrl`. Without an `sslmode`, pg would talk to any host in the clear,
+ * password included: TLS with a verified certificate is required instead, except to a
+ * loopback host (the embedded database of `npm start` and the tests).
+ */
+export function connectionOptions(databaseUrl) {
+  const url = new URL(databaseUrl);
+  const loopback = ['localhost', '[::1]'].includes(url.hostname) || url.hostname.startsWith('127.');
+  if (url.searchParams.has('sslmode') || loopback) return { connectionString: databaseUrl };
+  return { connectionString: databaseUrl, ssl: { rejectUnauthorized: true } };
+}
+
+/**
  * Applies every pending migration to `databaseUrl`, each in its own transaction together with
  * its bookkeeping row. Errors carry PostgreSQL's message, never the connection string.
  */
 export async function migrate(databaseUrl, { quiet = false } = {}) {
   const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: databaseUrl });
+  const client = new pg.Client(connectionOptions(databaseUrl));
   await client.connect();
   let current;
   try {

@@ -2,6 +2,10 @@
 // wrangler's dev proxy in front (which costs about 9x on a trivial route). Used by the
 // end-to-end tests and the benchmark (which also runs the reference worker's bundle with it);
 // `npm start` uses `wrangler dev` instead.
+//
+// Two platform parts plain workerd lacks are stood in for on request: rate limiting bindings
+// (`rateLimits`, scripts/lib/ratelimit-standin.js) and the firing of the `scheduled` handler
+// (`scheduled`, scripts/lib/scheduled-trigger.js).
 
 import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -14,6 +18,13 @@ const COMPATIBILITY_DATE = '2026-11-01';
 
 const quote = (text) => JSON.stringify(String(text));
 
+/** The rate limiting stand-in, loaded by workerd as an internal module behind wrapped bindings. */
+const RATELIMIT_MODULE = { name: 'edge-task-api-standin:ratelimit', path: join(import.meta.dirname, 'ratelimit-standin.js') };
+/** The worker that fires the main worker's `scheduled` handler. */
+const SCHEDULED_TRIGGER = join(import.meta.dirname, 'scheduled-trigger.js');
+/** The periods the rate limiting binding accepts, in seconds. */
+const RATE_LIMIT_PERIODS = [10, 60];
+
 /** Our worker as `npm run build` leaves it. */
 const BUILD_MODULES = [
   { name: 'index.js', type: 'esModule', path: join(ROOT, 'build', 'index.js') },
@@ -21,12 +32,29 @@ const BUILD_MODULES = [
 ];
 
 /**
+ * The workerd binding for one entry of `rateLimits`: { limit, period, namespaceId } as
+ * wrangler.toml's `simple = { limit, period }` and `namespace_id` (default: the binding's name;
+ * bindings sharing a namespace share counters).
+ */
+function rateLimitBinding(name, { limit, period, namespaceId = name }) {
+  if (!Number.isInteger(limit) || limit < 0) throw new Error(`rateLimits.${name}.limit must be a whole number, got ${limit}`);
+  if (!RATE_LIMIT_PERIODS.includes(period)) throw new Error(`rateLimits.${name}.period must be 10 or 60 (seconds), got ${period}`);
+  const inner = [
+    `(name = "limit", json = ${quote(JSON.stringify(limit))})`,
+    `(name = "period", json = ${quote(JSON.stringify(period))})`,
+    `(name = "namespace", text = ${quote(namespaceId)})`,
+  ];
+  return `(name = ${quote(name)}, wrapped = (moduleName = ${quote(RATELIMIT_MODULE.name)}, innerBindings = [${inner.join(', ')}]))`;
+}
+
+/**
  * Writes a workerd config and returns its path. `modules` are the worker's modules, the first
  * the entry point: { name, type (a workerd module kind: esModule, wasm, text, data, json,
  * commonJsModule), path }. `database` is a local PostgreSQL ({ port, user, password,
- * database }) bound as HYPERDRIVE; `vars` become text bindings.
+ * database }) bound as HYPERDRIVE; `vars` become text bindings; `rateLimits` become rate
+ * limiting bindings. With `scheduledPort`, the scheduled trigger serves on that port.
  */
-function writeConfig(dir, { port, database, vars, modules, compatibilityFlags }) {
+function writeConfig(dir, { port, database, vars, modules, compatibilityFlags, rateLimits, scheduledPort }) {
   const bindings = Object.entries(vars)
     .filter(([, value]) => value !== undefined)
     .map(([name, value]) => `(name = ${quote(name)}, text = ${quote(value)})`);
@@ -35,6 +63,24 @@ function writeConfig(dir, { port, database, vars, modules, compatibilityFlags })
     // Loopback included: the Neon HTTP stand-in and the local database live there.
     '(name = "internet", network = (allow = ["public", "private", "local"]))',
   ];
+  const sockets = [`(name = "http", address = ${quote(`127.0.0.1:${port}`)}, http = (), service = "main")`];
+  const extensions = [];
+  const rateLimitEntries = Object.entries(rateLimits);
+  if (rateLimitEntries.length > 0) {
+    for (const [name, settings] of rateLimitEntries) bindings.push(rateLimitBinding(name, settings));
+    extensions.push(
+      `(modules = [(name = ${quote(RATELIMIT_MODULE.name)}, internal = true, esModule = embed ${quote(relative(dir, RATELIMIT_MODULE.path))})])`,
+    );
+  }
+  if (scheduledPort) {
+    services.push(`(name = "scheduled-trigger", worker = (
+      modules = [(name = "scheduled-trigger.js", esModule = embed ${quote(relative(dir, SCHEDULED_TRIGGER))})],
+      compatibilityDate = ${quote(COMPATIBILITY_DATE)},
+      compatibilityFlags = ["service_binding_extra_handlers"],
+      bindings = [(name = "WORKER", service = "main")],
+    ))`);
+    sockets.push(`(name = "scheduled", address = ${quote(`127.0.0.1:${scheduledPort}`)}, http = (), service = "scheduled-trigger")`);
+  }
   if (database) {
     bindings.push(
       `(name = "HYPERDRIVE", hyperdrive = (designator = "postgres", database = ${quote(database.database)}, ` +
@@ -42,14 +88,17 @@ function writeConfig(dir, { port, database, vars, modules, compatibilityFlags })
     );
     services.push(`(name = "postgres", external = (address = ${quote(`127.0.0.1:${database.port}`)}, tcp = ()))`);
   }
+  const extensionsField = extensions.length > 0 ? `  extensions = [${extensions.join(', ')}],\n` : '';
   const config = `using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
   services = [
     ${services.join(',\n    ')}
   ],
-  sockets = [(name = "http", address = ${quote(`127.0.0.1:${port}`)}, http = (), service = "main")],
-);
+  sockets = [
+    ${sockets.join(',\n    ')}
+  ],
+${extensionsField});
 
 const worker :Workerd.Worker = (
   modules = [
@@ -103,6 +152,18 @@ async function waitForHttp(url, child, { status, intervalMs = 50, timeoutMs = 20
  * - `onLine(line)`: called with every line the process prints, as it prints it.
  * - `logLimit`: keep only the last this many characters for `logs()` (default: everything).
  * - `inspectorPort`: serve the V8 inspector (DevTools protocol) on 127.0.0.1 at this port.
+ *
+ * Platform parts plain workerd lacks, stood in for:
+ * - `rateLimits`: { BINDING_NAME: { limit, period, namespaceId? } }, as wrangler.toml's
+ *   `[[ratelimits]]` (`simple = { limit, period }`, period 10 or 60 seconds; `namespace_id`,
+ *   default the binding's name). The worker gets env.BINDING_NAME with Cloudflare's API:
+ *   `limit({ key })` resolves `{ success }` (scripts/lib/ratelimit-standin.js).
+ * - `scheduled: true`: the result also has `scheduledUrl`, where `GET
+ *   /__scheduled?cron=...&time=...` runs the worker's `scheduled` handler as `wrangler dev
+ *   --test-scheduled` does, and `runScheduled(cron, { scheduledTime })` to ask it: resolves
+ *   `{ outcome, noRetry }` ("ok" when the handler and its waitUntil work succeeded) once
+ *   both have finished (scripts/lib/scheduled-trigger.js). It starts workerd with
+ *   `--experimental`, which the trigger's compatibility flag needs.
  */
 export async function startWorkerd({
   database,
@@ -114,12 +175,22 @@ export async function startWorkerd({
   inspectorPort,
   modules = BUILD_MODULES,
   compatibilityFlags = [],
+  rateLimits = {},
+  scheduled = false,
 } = {}) {
   port ??= await freePort();
+  const scheduledPort = scheduled ? await freePort() : undefined;
   const dir = temporaryDir('edge-task-api-workerd-');
-  const configPath = writeConfig(dir, { port, database, vars, modules, compatibilityFlags });
+  let configPath;
+  try {
+    configPath = writeConfig(dir, { port, database, vars, modules, compatibilityFlags, rateLimits, scheduledPort });
+  } catch (error) {
+    removeTemporaryDir(dir);
+    throw error;
+  }
   const spawnedAt = performance.now();
   const args = ['serve', configPath, '--verbose'];
+  if (scheduled) args.push('--experimental');
   if (inspectorPort) args.push(`--inspector-addr=127.0.0.1:${inspectorPort}`);
   const child = spawnManaged(bin('workerd'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -145,11 +216,25 @@ export async function startWorkerd({
     removeTemporaryDir(dir);
     throw new Error(`${error.message}\n${output}`);
   }
+  const scheduledUrl = scheduled ? `http://127.0.0.1:${scheduledPort}` : undefined;
   return {
     url,
+    scheduledUrl,
     pid: child.pid,
     startupMs: readyAt - spawnedAt,
     logs: () => output,
+    async runScheduled(cron, { scheduledTime } = {}) {
+      if (!scheduledUrl) throw new Error('runScheduled needs startWorkerd({ scheduled: true })');
+      const query = new URLSearchParams({ cron });
+      if (scheduledTime !== undefined) query.set('time', String(new Date(scheduledTime).getTime()));
+      const response = await fetch(`${scheduledUrl}/__scheduled?${query}`);
+      const text = await response.text();
+      try {
+        return JSON.parse(text);
+      } catch {
+        throw new Error(`the scheduled trigger answered ${response.status}: ${text}`);
+      }
+    },
     async stop() {
       await stopProcess(child);
       removeTemporaryDir(dir);

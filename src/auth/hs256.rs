@@ -103,15 +103,6 @@ mod tests {
     }
 
     #[test]
-    fn user_id_falls_back_to_user_id_claims_when_sub_is_absent() {
-        let exp = now().timestamp() + 60;
-        let snake = sign(json!({ "user_id": "snake", "exp": exp }), SECRET);
-        let camel = sign(json!({ "userId": "camel", "exp": exp }), SECRET);
-        assert_eq!(verify(&snake).unwrap().as_str(), "snake");
-        assert_eq!(verify(&camel).unwrap().as_str(), "camel");
-    }
-
-    #[test]
     fn malformed_tokens_are_rejected() {
         for token in ["abc", "a.b", "!!.??.##"] {
             assert_eq!(verify(token), Err(AuthError::Malformed), "token {token:?}");
@@ -212,6 +203,32 @@ mod tests {
     }
 
     #[test]
+    fn user_id_claims_name_the_user_only_where_allowed() {
+        let exp = now().timestamp() + 60;
+        // Better Auth's email-verification token, as its sign-up mails it.
+        let verification = sign(
+            json!({ "email": "a@example.com", "userId": "u1", "iat": exp - 60, "exp": exp }),
+            SECRET,
+        );
+        assert_eq!(verify(&verification), Err(AuthError::NoUserId));
+        let allowing = Hs256Config::new(
+            SECRET,
+            ClaimRules {
+                user_id_claims: true,
+                ..ClaimRules::default()
+            },
+        );
+        for claims in [
+            json!({ "userId": "u1", "exp": exp }),
+            json!({ "user_id": "u1", "exp": exp }),
+        ] {
+            let token = sign(claims, SECRET);
+            let user = super::verify(&Jwt::parse(&token).unwrap(), &allowing, now()).unwrap();
+            assert_eq!(user.as_str(), "u1");
+        }
+    }
+
+    #[test]
     fn issuer_and_audience_are_checked_when_configured_and_an_audience_needs_one() {
         let exp = now().timestamp() + 60;
         let token = sign(
@@ -222,6 +239,7 @@ mod tests {
             let rules = ClaimRules {
                 issuer: issuer.map(str::to_owned),
                 audience: audience.map(str::to_owned),
+                user_id_claims: false,
             };
             super::verify(
                 &Jwt::parse(&token).unwrap(),

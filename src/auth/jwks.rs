@@ -23,7 +23,8 @@ use crate::domain::UserId;
 
 #[wasm_bindgen(inline_js = r#"
 export async function getText(url) {
-  const response = await fetch(url, { headers: { Accept: 'application/json' } });
+  // A redirect is not followed: keys come from the configured URL or from nowhere.
+  const response = await fetch(url, { headers: { Accept: 'application/json' }, redirect: 'manual' });
   return [response.status, response.status === 200 ? await response.text() : ''];
 }
 "#)]
@@ -188,8 +189,12 @@ pub struct KeyCache {
     keys: Vec<Jwk>,
     /// When the cached keys were fetched; `None` before the first success.
     fetched_at_ms: Option<f64>,
-    /// When a fetch was last attempted, successful or not.
+    /// When the last fetch began, successful or not. Recorded as it begins, so a slow
+    /// endpoint cannot let several fetches start within [`MIN_REFETCH_MS`].
     attempted_at_ms: Option<f64>,
+    /// Whether that fetch is still under way (a request dropped mid-fetch leaves this set, so
+    /// it counts only until the fetch's deadline has passed).
+    in_flight: bool,
 }
 
 /// What to do about a token's `kid`.
@@ -198,37 +203,49 @@ pub enum Decision {
     /// Verify with this cached key.
     Use(Jwk),
     /// Fetch the JWKS, then look again; `fallback` is the cached key to use if that fails.
+    /// The fetch is recorded as begun: concurrent requests wait for it instead.
     Fetch { fallback: Option<Jwk> },
+    /// Another request's fetch is under way: look again once it has ended.
+    Wait,
     /// The key is unknown and a refetch was made too recently.
     Unknown,
 }
 
 impl KeyCache {
-    /// Decides for a token naming `kid` at `now_ms`.
-    pub fn decide(&self, kid: &str, now_ms: f64) -> Decision {
+    /// Decides for a token naming `kid` at `now_ms`; a [`Decision::Fetch`] marks the fetch
+    /// begun, so that only one request of the isolate makes it.
+    pub fn decide(&mut self, kid: &str, now_ms: f64) -> Decision {
         let cached = self.find(kid);
-        let attempted_recently = self
-            .attempted_at_ms
-            .is_some_and(|attempted| now_ms - attempted < MIN_REFETCH_MS);
+        let since_attempt = self.attempted_at_ms.map(|attempted| now_ms - attempted);
+        let attempted_recently = since_attempt.is_some_and(|elapsed| elapsed < MIN_REFETCH_MS);
+        let in_flight = self.in_flight
+            && since_attempt.is_some_and(|elapsed| elapsed < FETCH_TIMEOUT.as_millis() as f64);
         let stale = self
             .fetched_at_ms
             .is_none_or(|fetched| now_ms - fetched >= CACHE_TTL_MS);
-        match cached {
-            Some(key) if !stale || attempted_recently => Decision::Use(key),
+        let decision = match cached {
+            Some(key) if !stale || attempted_recently || in_flight => Decision::Use(key),
             Some(key) => Decision::Fetch {
                 fallback: Some(key),
             },
+            None if in_flight => Decision::Wait,
             None if attempted_recently => Decision::Unknown,
             None => Decision::Fetch { fallback: None },
+        };
+        if matches!(decision, Decision::Fetch { .. }) {
+            self.attempted_at_ms = Some(now_ms);
+            self.in_flight = true;
         }
+        decision
     }
 
-    /// Records a fetch attempt and, when it succeeded, the keys it returned.
-    pub fn record(&mut self, now_ms: f64, fetched: Option<Vec<Jwk>>) {
-        self.attempted_at_ms = Some(now_ms);
+    /// Records the end of the fetch begun at `began_ms` and, when it succeeded, the keys it
+    /// returned.
+    pub fn record(&mut self, began_ms: f64, fetched: Option<Vec<Jwk>>) {
+        self.in_flight = false;
         if let Some(keys) = fetched {
             self.keys = keys;
-            self.fetched_at_ms = Some(now_ms);
+            self.fetched_at_ms = Some(began_ms);
         }
     }
 
@@ -305,25 +322,35 @@ pub async fn verify(
     Ok(check_claims(&jwt.claims()?, &config.rules, now)?)
 }
 
+/// How often a request waiting on another's JWKS fetch looks again.
+const WAIT_STEP: Duration = Duration::from_millis(20);
+
 async fn cached_or_fetched(url: &str, kid: &str) -> Result<Jwk, JwksError> {
-    let now_ms = crate::runtime::js::now_millis() as f64;
-    let decision = CACHE.with(|cache| cache.borrow().decide(kid, now_ms));
-    match decision {
-        Decision::Use(key) => Ok(key),
-        Decision::Unknown => Err(AuthError::UnknownKey.into()),
-        Decision::Fetch { fallback } => {
-            let fetched = fetch(url).await;
-            let found = CACHE.with(|cache| {
-                let mut cache = cache.borrow_mut();
-                cache.record(now_ms, fetched.as_ref().ok().cloned());
-                cache.find(kid)
-            });
-            match (fetched, found, fallback) {
-                (Ok(_), Some(key), _) => Ok(key),
-                (Ok(_), None, _) => Err(AuthError::UnknownKey.into()),
-                // The JWKS is down: a key cached before keeps working.
-                (Err(_), _, Some(key)) => Ok(key),
-                (Err(cause), _, None) => Err(JwksError::Unavailable(cause)),
+    loop {
+        let now_ms = crate::runtime::js::now_millis() as f64;
+        let decision = CACHE.with(|cache| cache.borrow_mut().decide(kid, now_ms));
+        match decision {
+            Decision::Use(key) => return Ok(key),
+            Decision::Unknown => return Err(AuthError::UnknownKey.into()),
+            // Waiting on this request's own timer: another request's I/O cannot resume it.
+            // The fetch ends within its deadline, after which `decide` stops answering Wait.
+            Decision::Wait => {
+                let _ = crate::runtime::deadline::sleep(WAIT_STEP).await;
+            }
+            Decision::Fetch { fallback } => {
+                let fetched = fetch(url).await;
+                let found = CACHE.with(|cache| {
+                    let mut cache = cache.borrow_mut();
+                    cache.record(now_ms, fetched.as_ref().ok().cloned());
+                    cache.find(kid)
+                });
+                return match (fetched, found, fallback) {
+                    (Ok(_), Some(key), _) => Ok(key),
+                    (Ok(_), None, _) => Err(AuthError::UnknownKey.into()),
+                    // The JWKS is down: a key cached before keeps working.
+                    (Err(_), _, Some(key)) => Ok(key),
+                    (Err(cause), _, None) => Err(JwksError::Unavailable(cause)),
+                };
             }
         }
     }
@@ -472,10 +499,16 @@ mod tests {
         assert_eq!(cache.decide("ed-1", 1.0), Decision::Use(key("ed-1")));
     }
 
+    /// A fetch begun at `at` that returned `keys`.
+    fn fetched(cache: &mut KeyCache, at: f64, keys: Option<Vec<Jwk>>) {
+        assert!(matches!(cache.decide("any", at), Decision::Fetch { .. }));
+        cache.record(at, keys);
+    }
+
     #[test]
     fn an_unknown_kid_refetches_at_most_every_few_seconds() {
         let mut cache = KeyCache::default();
-        cache.record(0.0, Some(keys()));
+        fetched(&mut cache, 0.0, Some(keys()));
         assert_eq!(cache.decide("rotated-in", 1_000.0), Decision::Unknown);
         assert_eq!(
             cache.decide("rotated-in", MIN_REFETCH_MS),
@@ -484,11 +517,47 @@ mod tests {
     }
 
     #[test]
+    fn requests_during_a_fetch_wait_for_it_and_a_slow_fetch_still_counts_from_its_start() {
+        let mut cache = KeyCache::default();
+        assert_eq!(
+            cache.decide("ed-1", 0.0),
+            Decision::Fetch { fallback: None }
+        );
+        assert_eq!(cache.decide("ed-1", 1.0), Decision::Wait);
+        assert_eq!(cache.decide("made-up", 2_000.0), Decision::Wait);
+        // The fetch took six seconds: a made-up kid right after it fetches again only once.
+        cache.record(0.0, Some(keys()));
+        assert_eq!(cache.decide("ed-1", 6_000.0), Decision::Use(key("ed-1")));
+        assert_eq!(
+            cache.decide("made-up", 6_000.0),
+            Decision::Fetch { fallback: None }
+        );
+        assert_eq!(cache.decide("made-up-too", 6_001.0), Decision::Wait);
+        assert_eq!(
+            cache.decide("ed-1", 6_001.0),
+            Decision::Use(key("ed-1")),
+            "a cached key needs no wait"
+        );
+    }
+
+    #[test]
+    fn a_fetch_abandoned_mid_way_stops_holding_others_at_its_deadline() {
+        let mut cache = KeyCache::default();
+        let _ = cache.decide("ed-1", 0.0);
+        let deadline = FETCH_TIMEOUT.as_millis() as f64;
+        assert_eq!(cache.decide("ed-1", deadline - 1.0), Decision::Wait);
+        assert_eq!(
+            cache.decide("ed-1", deadline),
+            Decision::Fetch { fallback: None }
+        );
+    }
+
+    #[test]
     fn a_key_removed_from_the_jwks_is_gone_after_the_refetch() {
         let mut cache = KeyCache::default();
-        cache.record(0.0, Some(keys()));
+        fetched(&mut cache, 0.0, Some(keys()));
         let without_ed: Vec<Jwk> = keys().into_iter().filter(|key| key.kid != "ed-1").collect();
-        cache.record(CACHE_TTL_MS, Some(without_ed));
+        fetched(&mut cache, CACHE_TTL_MS, Some(without_ed));
         assert_eq!(cache.decide("ed-1", CACHE_TTL_MS + 1.0), Decision::Unknown);
     }
 

@@ -89,7 +89,8 @@ pub enum Credential<'a> {
     Hs256(Jwt<'a>),
     /// A JWT with any other `alg` (checked against configuration by [`jwks`]).
     Asymmetric(Jwt<'a>),
-    /// A session token, `<token>.<signature>`, percent-decoded when it came encoded.
+    /// A session token: signed (`<token>.<signature>`, percent-decoded when it came encoded)
+    /// or, as Better Auth's `getSession()` gives it, the bare token.
     Session(String),
 }
 
@@ -129,10 +130,13 @@ pub enum AuthError {
     WrongIssuer,
     /// `aud` does not include the expected audience, or is present where none is expected.
     WrongAudience,
-    /// None of `sub`, `user_id`, `userId` holds a usable user id.
+    /// `sub` holds no usable user id (nor, where `JWT_USER_ID_CLAIMS` allows them, `user_id`
+    /// or `userId`).
     NoUserId,
     /// A session token whose signature is not the secret's.
     SessionBadSignature,
+    /// A session token without a signature, where `BETTER_AUTH_REQUIRE_SIGNATURE` demands one.
+    SessionUnsigned,
     /// A session token with a valid signature but no live session (signed out, expired).
     SessionNotFound,
 }
@@ -178,10 +182,11 @@ impl AuthError {
             Self::NotYetValid => "The token is not valid yet (`nbf` is in the future).".into(),
             Self::WrongIssuer => "The token was issued by an unexpected issuer (`iss`).".into(),
             Self::WrongAudience => "The token is not meant for this API (`aud`).".into(),
-            Self::NoUserId => {
-                "The token does not name a user (`sub`, `user_id` or `userId`).".into()
-            }
+            Self::NoUserId => "The token does not name its user in `sub`.".into(),
             Self::SessionBadSignature => "The session token's signature is not valid.".into(),
+            Self::SessionUnsigned => {
+                "The session token must be signed (`<token>.<signature>`, as `set-auth-token` gives it).".into()
+            }
             Self::SessionNotFound => {
                 "The session has ended or does not exist; sign in again.".into()
             }
@@ -276,8 +281,17 @@ pub fn classify(header: Option<&str>) -> Result<Credential<'_>, AuthError> {
     }
 }
 
+/// One dot (signed) or none (bare); a bare token must look like one of Better Auth's
+/// (letters, digits, `-` and `_`), so that no stray header text is looked up as a session.
 fn session_shaped(token: &str) -> Option<Credential<'static>> {
-    (token.matches('.').count() == 1).then(|| Credential::Session(token.to_owned()))
+    let shaped = match token.matches('.').count() {
+        0 => token
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_')),
+        1 => true,
+        _ => false,
+    };
+    shaped.then(|| Credential::Session(token.to_owned()))
 }
 
 /// Accepts the scheme name in any case, as RFC 9110 section 11.1 requires.
@@ -331,6 +345,10 @@ pub struct ClaimRules {
     /// `aud` must include this when set; when unset, a token that carries an `aud` is
     /// refused (it was minted for some other recipient).
     pub audience: Option<String>,
+    /// Whether a token without `sub` may name its user in `user_id` or `userId`
+    /// (`JWT_USER_ID_CLAIMS`). Off by default: Better Auth signs its email-verification
+    /// tokens with the same secret as `{email, userId}`, and those travel in links.
+    pub user_id_claims: bool,
 }
 
 /// Checks time, issuer and audience, and returns the user the token names.
@@ -366,11 +384,21 @@ pub fn check_claims(
         return Err(AuthError::WrongAudience);
     }
 
+    let fallback = || {
+        rules
+            .user_id_claims
+            .then(|| {
+                identity
+                    .user_id
+                    .as_deref()
+                    .or(identity.user_id_camel.as_deref())
+            })
+            .flatten()
+    };
     let user = identity
         .sub
         .as_deref()
-        .or(identity.user_id.as_deref())
-        .or(identity.user_id_camel.as_deref())
+        .or_else(fallback)
         .ok_or(AuthError::NoUserId)?;
     UserId::parse(user).ok_or(AuthError::NoUserId)
 }
@@ -410,8 +438,15 @@ mod tests {
                 "{header}"
             );
         }
+        assert_eq!(
+            classify(Some("Bearer Jr3fGdJW5wMGyuKuSDhIrBYIDM0eiLtQ")),
+            Ok(Credential::Session(
+                "Jr3fGdJW5wMGyuKuSDhIrBYIDM0eiLtQ".to_owned()
+            )),
+            "getSession()'s bare token"
+        );
         for header in [
-            "Bearer nodots",
+            "Bearer no/dots+here",
             "Bearer a.b.c.d",
             "Bearer %FF.x",
             "Bearer !!.x.y",

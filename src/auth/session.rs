@@ -14,18 +14,23 @@ use super::AuthError;
 /// The longest session token accepted (Better Auth's are 32 characters).
 const MAX_TOKEN_CHARS: usize = 255;
 
-/// What checking a session token needs: the secret and where Better Auth keeps sessions.
+/// What checking a session token needs: the secret, whether a bare token will do, and where
+/// Better Auth keeps sessions.
 pub struct SessionConfig {
     key: Vec<u8>,
+    /// Refuse a bare token, as the bearer plugin's `requireSignature` does
+    /// (`BETTER_AUTH_REQUIRE_SIGNATURE`).
+    pub require_signature: bool,
     /// The session table and its columns.
     pub schema: SessionSchema,
 }
 
 impl SessionConfig {
     /// The secret's UTF-8 bytes are the HMAC key, as Better Auth uses them.
-    pub fn new(secret: &str, schema: SessionSchema) -> Self {
+    pub fn new(secret: &str, schema: SessionSchema, require_signature: bool) -> Self {
         Self {
             key: secret.as_bytes().to_vec(),
+            require_signature,
             schema,
         }
     }
@@ -119,21 +124,34 @@ impl SessionToken {
     }
 }
 
-/// Checks `<token>.<signature>` against the secret.
-pub fn verify(signed: &str, config: &SessionConfig) -> Result<SessionToken, AuthError> {
-    let (token, signature) = signed.split_once('.').ok_or(AuthError::Malformed)?;
-    if token.is_empty() || token.chars().count() > MAX_TOKEN_CHARS {
-        return Err(AuthError::Malformed);
-    }
+/// Checks `<token>.<signature>` against the secret. A bare token is taken as it is unless a
+/// signature is required: Better Auth's bearer plugin signs a bare token itself and looks it
+/// up, so the signature proves nothing the session row does not. What proves the token is the
+/// row, which the request's statement checks either way.
+pub fn verify(credential: &str, config: &SessionConfig) -> Result<SessionToken, AuthError> {
+    let Some((token, signature)) = credential.split_once('.') else {
+        if config.require_signature {
+            return Err(AuthError::SessionUnsigned);
+        }
+        return bare(credential);
+    };
+    let token = bare(token)?;
     // Standard or URL-safe base64, padded or not: Better Auth signs with `btoa` (standard,
     // padded) and verifies either alphabet.
     let signature =
         crate::runtime::base64::lenient_decode(signature).ok_or(AuthError::SessionBadSignature)?;
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&config.key).expect("HMAC takes any key");
-    mac.update(token.as_bytes());
+    mac.update(token.as_str().as_bytes());
     // Constant-time comparison.
     mac.verify_slice(&signature)
         .map_err(|_| AuthError::SessionBadSignature)?;
+    Ok(token)
+}
+
+fn bare(token: &str) -> Result<SessionToken, AuthError> {
+    if token.is_empty() || token.chars().count() > MAX_TOKEN_CHARS {
+        return Err(AuthError::Malformed);
+    }
     Ok(SessionToken(token.to_owned()))
 }
 
@@ -144,7 +162,7 @@ mod tests {
     const SECRET: &str = "a-better-auth-secret-of-at-least-32-bytes";
 
     fn config() -> SessionConfig {
-        SessionConfig::new(SECRET, SessionSchema::default())
+        SessionConfig::new(SECRET, SessionSchema::default(), false)
     }
 
     /// Signs as better-call's `signCookieValue` does: `btoa` of the HMAC, padded.
@@ -178,7 +196,7 @@ mod tests {
             verify(&other_token, &config()),
             Err(AuthError::SessionBadSignature)
         );
-        let other_secret = SessionConfig::new(&"x".repeat(40), SessionSchema::default());
+        let other_secret = SessionConfig::new(&"x".repeat(40), SessionSchema::default(), false);
         assert_eq!(
             verify(&signed, &other_secret),
             Err(AuthError::SessionBadSignature)
@@ -188,6 +206,15 @@ mod tests {
             Err(AuthError::SessionBadSignature)
         );
         assert_eq!(verify(".c2ln", &config()), Err(AuthError::Malformed));
+    }
+
+    #[test]
+    fn a_bare_token_is_taken_unless_a_signature_is_required() {
+        let token = "Jr3fGdJW5wMGyuKuSDhIrBYIDM0eiLtQ";
+        assert_eq!(verify(token, &config()).unwrap().as_str(), token);
+        let strict = SessionConfig::new(SECRET, SessionSchema::default(), true);
+        assert_eq!(verify(token, &strict), Err(AuthError::SessionUnsigned));
+        assert!(verify(&sign(token), &strict).is_ok());
     }
 
     #[test]

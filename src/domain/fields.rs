@@ -80,6 +80,9 @@ pub trait Stored: Sized {
     fn decode(column: Option<String>) -> Option<Self>;
     /// Writes `"name":value` into the object.
     fn write_json(&self, name: &'static str, object: &mut Object);
+    /// The most bytes the JSON value can take, every character escaped at its longest
+    /// (`\u00XX`, six bytes for one): cheap to sum, to know when a page needs measuring.
+    fn json_bound(&self) -> usize;
     /// A column that decodes, for unit tests' placeholder rows: NULL where NULL is a value.
     #[cfg(test)]
     const PLACEHOLDER: Option<&'static str>;
@@ -115,6 +118,9 @@ impl Stored for String {
     fn write_json(&self, name: &'static str, object: &mut Object) {
         object.str(name, self);
     }
+    fn json_bound(&self) -> usize {
+        2 + 6 * self.len()
+    }
 }
 
 impl Stored for Option<String> {
@@ -125,6 +131,9 @@ impl Stored for Option<String> {
     }
     fn write_json(&self, name: &'static str, object: &mut Object) {
         object.optional_str(name, self.as_deref());
+    }
+    fn json_bound(&self) -> usize {
+        self.as_ref().map_or(4, Stored::json_bound)
     }
 }
 
@@ -141,6 +150,9 @@ impl Stored for bool {
     fn write_json(&self, name: &'static str, object: &mut Object) {
         object.bool(name, *self);
     }
+    fn json_bound(&self) -> usize {
+        5
+    }
 }
 
 impl Stored for Priority {
@@ -151,6 +163,9 @@ impl Stored for Priority {
     }
     fn write_json(&self, name: &'static str, object: &mut Object) {
         object.str(name, self.name());
+    }
+    fn json_bound(&self) -> usize {
+        2 + self.name().len()
     }
 }
 
@@ -180,6 +195,9 @@ impl Stored for JsonArray {
     }
     fn write_json(&self, name: &'static str, object: &mut Object) {
         object.raw(name, &self.0);
+    }
+    fn json_bound(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -258,7 +276,9 @@ impl Input for Option<DueDate> {
     const NULL: Param = Param::Text(None);
     fn parse(field: &'static str, value: &Value) -> Result<Self, FieldError> {
         match value {
+            // An empty `<input type="date">` sends "": no date, as null is.
             Value::Null => Ok(None),
+            Value::String(text) if text.is_empty() => Ok(None),
             Value::String(text) => DueDate::parse(field, text).map(Some),
             other => Err(FieldError::new(
                 field,
@@ -496,6 +516,12 @@ macro_rules! describe_resource {
                 let mut object = $crate::runtime::json::Object::open(out);
                 $( $crate::domain::fields::Stored::write_json(&self.$name, stringify!($name), &mut object); )*
                 object.close();
+            }
+
+            /// The most bytes [`Self::write_json`] can write for this value.
+            pub fn json_bound(&self) -> usize {
+                // The braces, and each field's quoted name, colon and comma.
+                2 $( + stringify!($name).len() + 4 + $crate::domain::fields::Stored::json_bound(&self.$name) )*
             }
         }
 

@@ -1,7 +1,7 @@
 //! What a request asks for: a list's filters, order and page, the change feed's position, and
 //! what `If-Match` asks of a write.
 
-use super::values::{DueDate, FieldError, Priority, Search, Tag};
+use super::values::{DueDate, FieldError, Priority, Search, Tag, MAX_TAGS};
 
 /// Records a parameter's error and yields its value when it has one.
 fn keep<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
@@ -217,7 +217,14 @@ impl ListQuery {
         );
         let tags = keep(
             &mut errors,
-            tags.iter().map(|tag| Tag::parse("tag", tag)).collect(),
+            if tags.len() > MAX_TAGS {
+                Err(FieldError::new(
+                    "tag",
+                    format!("may be given at most {MAX_TAGS} times"),
+                ))
+            } else {
+                tags.iter().map(|tag| Tag::parse("tag", tag)).collect()
+            },
         );
         let due_before = keep(
             &mut errors,

@@ -57,6 +57,51 @@ pub enum CompletionChange {
     Set(bool),
 }
 
+/// The most bytes of JSON one page of tasks, or of changes, carries. A page of 1000 tasks
+/// of plain text is about 400 KB; one whose every description is 2000 control characters,
+/// each escaped to six bytes, would be 14 MB, which a phone on a slow network should not have
+/// to take in one answer. Past the budget the page ends early, with its `next` link or
+/// `has_more`, and at least one task.
+pub const PAGE_BUDGET_BYTES: usize = 1 << 20;
+
+/// How many of `entries`, from the first, fit a page of [`PAGE_BUDGET_BYTES`]: all of them
+/// when their bounds do, which costs a sum; otherwise they are measured exactly, by writing
+/// them. `task_of` gives an entry's task, or `None` for an entry of `other_bytes` (a feed's
+/// deleted id). Always at least one.
+pub fn fitting_page<T>(
+    entries: &[T],
+    task_of: impl Fn(&T) -> Option<&Task>,
+    other_bytes: usize,
+) -> usize {
+    // One byte for the comma or bracket around each entry.
+    let bound = |entry: &T| 1 + task_of(entry).map_or(other_bytes, Task::json_bound);
+    let bounded: usize = entries.iter().map(bound).sum();
+    if bounded <= PAGE_BUDGET_BYTES {
+        return entries.len();
+    }
+    let mut scratch = Vec::new();
+    let mut used = 0;
+    for (count, entry) in entries.iter().enumerate() {
+        used += 1 + match task_of(entry) {
+            Some(task) => {
+                scratch.clear();
+                task.write_json(&mut scratch);
+                scratch.len()
+            }
+            None => other_bytes,
+        };
+        if used > PAGE_BUDGET_BYTES {
+            return count.max(1);
+        }
+    }
+    entries.len()
+}
+
+/// How many of `tasks`, from the first, fit a page of [`PAGE_BUDGET_BYTES`].
+pub fn tasks_fitting_page(tasks: &[Task]) -> usize {
+    fitting_page(tasks, |task| Some(task), 0)
+}
+
 /// Tasks as a JSON array, each by [`Task::write_json`].
 pub fn write_task_array<'a>(out: &mut Vec<u8>, tasks: impl IntoIterator<Item = &'a Task>) {
     json::append_array(out, tasks, |out, task| task.write_json(out));
@@ -120,6 +165,48 @@ mod tests {
         }
         expected.push('}');
         assert_eq!(String::from_utf8(written).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_json_bound_is_never_below_what_is_written() {
+        let control = Task {
+            description: Some("\u{1}".repeat(2000)),
+            ..tricky_task()
+        };
+        for task in [Task::sample("a", "1"), tricky_task(), control] {
+            let mut written = Vec::new();
+            task.write_json(&mut written);
+            assert!(task.json_bound() >= written.len(), "{}", task.title);
+        }
+    }
+
+    #[test]
+    fn a_page_stops_at_its_byte_budget_measured_exactly_and_keeps_at_least_one() {
+        let heavy = Task {
+            description: Some("\u{1}".repeat(2000)),
+            ..Task::sample("0190f0a0-0000-7000-8000-000000000001", "1")
+        };
+        let mut one = Vec::new();
+        heavy.write_json(&mut one);
+        let page = vec![heavy; 1000];
+        let fits = tasks_fitting_page(&page);
+        let mut written = Vec::new();
+        write_task_array(&mut written, &page[..fits]);
+        assert!(written.len() <= PAGE_BUDGET_BYTES, "{}", written.len());
+        assert_eq!(
+            fits,
+            PAGE_BUDGET_BYTES / (one.len() + 1),
+            "exact, not by the bound"
+        );
+        let plain = vec![Task::sample("a", "1"); 1000];
+        assert_eq!(tasks_fitting_page(&plain), 1000);
+        let huge = Task {
+            title: "x".repeat(PAGE_BUDGET_BYTES),
+            ..Task::sample("a", "1")
+        };
+        assert_eq!(tasks_fitting_page(&[huge]), 1);
+        let deletions = vec![(); 10];
+        assert_eq!(fitting_page(&deletions, |_| None, 40), 10);
     }
 
     #[test]

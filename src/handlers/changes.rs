@@ -31,6 +31,9 @@ pub async fn list(context: &Context<'_>, caller: &Caller) -> Result<Reply, ApiEr
         return Err(ApiError::CursorExpired);
     }
     let page = context.store.changes(caller, &after, query.limit).await?;
+    if feed::missed_pruned(&page, &after) {
+        return Err(ApiError::CursorExpired);
+    }
     let page = feed::page(page, &after, query.limit, now_ms, |position| {
         cursor_key.encode_feed(user, position)
     });

@@ -6,6 +6,8 @@ pub mod changes;
 pub mod health;
 pub mod tasks;
 
+use worker::Env;
+
 use crate::{
     auth::{self, Caller, Denied},
     config::Config,
@@ -13,12 +15,16 @@ use crate::{
     error::ApiError,
     response,
     routes::{Route, UserRoute},
-    runtime::http::{Incoming, Reply},
+    runtime::{
+        http::{Incoming, Reply},
+        ratelimit,
+    },
     store::TaskStore,
     telemetry::RequestLog,
 };
 
-/// Everything a handler may read: the request, the configuration, the store and the log.
+/// Everything a handler may read: the request, the configuration, the store and the
+/// worker's bindings.
 pub struct Context<'a> {
     /// The request.
     pub request: &'a Incoming,
@@ -26,38 +32,37 @@ pub struct Context<'a> {
     pub config: &'a Config,
     /// The store the configuration selects.
     pub store: &'a dyn TaskStore,
+    /// The worker's bindings (the rate limiters).
+    pub env: &'a Env,
 }
 
 /// Serves one resolved route.
 pub async fn handle(
     route: Route,
-    request: &Incoming,
-    config: &Config,
-    store: &dyn TaskStore,
+    context: &Context<'_>,
     log: &mut RequestLog,
 ) -> Result<Reply, ApiError> {
-    let context = Context {
-        request,
-        config,
-        store,
-    };
     match route {
-        Route::Health => health::health(&context).await,
-        Route::Ready => health::ready(&context).await,
+        Route::Health => health::health(context).await,
+        Route::Ready => {
+            // A monitor needs a few a minute; every one goes to the database.
+            limit(context, Budget::Client).await?;
+            health::ready(context).await
+        }
         Route::OpenApi => Ok(health::openapi()),
         // Every user route is authorized here, first, before any body is read: a handler
         // cannot forget to, and gets the caller it proved.
         Route::User { user, route } => {
-            let caller = authorize(&context, &user, log).await?;
+            let caller = authorize(context, &user, log).await?;
             let caller = &caller;
             match route {
-                UserRoute::ListTasks => tasks::list(&context, caller).await,
-                UserRoute::ListChanges => changes::list(&context, caller).await,
-                UserRoute::CreateTask => tasks::create(&context, caller).await,
-                UserRoute::GetTask { task } => tasks::get(&context, caller, &task).await,
-                UserRoute::UpdateTask { task } => tasks::update(&context, caller, &task).await,
-                UserRoute::CompleteTask { task } => tasks::complete(&context, caller, &task).await,
-                UserRoute::DeleteTask { task } => tasks::delete(&context, caller, &task).await,
+                UserRoute::ListTasks => tasks::list(context, caller).await,
+                UserRoute::ListChanges => changes::list(context, caller).await,
+                UserRoute::CreateTask => tasks::create(context, caller).await,
+                UserRoute::GetTask { task } => tasks::get(context, caller, &task).await,
+                UserRoute::UpdateTask { task } => tasks::update(context, caller, &task).await,
+                UserRoute::CompleteTask { task } => tasks::complete(context, caller, &task).await,
+                UserRoute::DeleteTask { task } => tasks::delete(context, caller, &task).await,
             }
         }
     }
@@ -65,7 +70,10 @@ pub async fn handle(
 
 /// Authenticates the bearer credential and checks it against the path's user, before any body
 /// is read or any storage call is made. (A session token's owner is checked by the storage
-/// call itself; see [`auth::Caller::Session`].)
+/// call itself; see [`auth::Caller::Session`].) Every outcome spends from a rate limit before
+/// any database work: a verified user's own budget; for a session token, whose user only
+/// the statement knows, the client address's; for a failed authentication, the address's
+/// budget of failures.
 async fn authorize(
     context: &Context<'_>,
     path_user: &str,
@@ -82,9 +90,17 @@ async fn authorize(
     {
         Ok(caller) => {
             log.user_id = Some(caller.user().as_str().to_owned());
+            let budget = match &caller {
+                Caller::User(user) => Budget::User(user),
+                Caller::Session { .. } => Budget::Address,
+            };
+            limit(context, budget).await?;
             Ok(caller)
         }
-        Err(Denied::Unauthenticated(error)) => Err(ApiError::Unauthenticated(error)),
+        Err(Denied::Unauthenticated(error)) => {
+            limit(context, Budget::Client).await?;
+            Err(ApiError::Unauthenticated(error))
+        }
         Err(Denied::Unavailable(cause)) => Err(ApiError::Unavailable(cause)),
         Err(Denied::Forbidden { token_user }) => {
             let token_user = token_user
@@ -93,6 +109,38 @@ async fn authorize(
             log.warn_forbidden(token_user, path_user);
             Err(ApiError::Forbidden)
         }
+    }
+}
+
+/// Whose rate limit a request spends from.
+enum Budget<'a> {
+    /// A verified user's requests.
+    User(&'a UserId),
+    /// The requests of a client address whose user is not known yet (a session token).
+    Address,
+    /// A client address's failed authentications and readiness checks.
+    Client,
+}
+
+/// Spends one request from `budget`: 429 past it. A missing binding, or one that does not
+/// answer, limits nothing: the API stays up without its limiter.
+async fn limit(context: &Context<'_>, budget: Budget<'_>) -> Result<(), ApiError> {
+    let limits = &context.config.limits;
+    let address = || {
+        let address = context.request.header("cf-connecting-ip");
+        format!("address:{}", address.as_deref().unwrap_or("unknown"))
+    };
+    let (binding, key, scope) = match budget {
+        Budget::User(user) => (limits.requests, format!("user:{}", user.as_str()), "user"),
+        Budget::Address => (limits.requests, address(), "client address"),
+        Budget::Client => (limits.client, address(), "client address"),
+    };
+    match ratelimit::allows(context.env, binding, &key).await {
+        Some(false) => Err(ApiError::RateLimited {
+            scope,
+            retry_after: limits.period_seconds,
+        }),
+        Some(true) | None => Ok(()),
     }
 }
 

@@ -6,7 +6,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use super::{content_type, header, not_modified, Context};
 use crate::{
     auth::Caller,
-    domain::{IdempotencyKey, ListQuery, Task, TaskId},
+    domain::{tasks_fitting_page, IdempotencyKey, ListQuery, Task, TaskId},
     error::ApiError,
     etag,
     request::{self, read_body},
@@ -38,9 +38,12 @@ pub async fn list(context: &Context<'_>, caller: &Caller) -> Result<Reply, ApiEr
         .transpose()
         .map_err(|error| ApiError::Validation(vec![error]))?;
     let mut tasks = context.store.list(caller, &query, after.as_ref()).await?;
-    // One task more than a page was asked for: it says another page follows.
-    let more = tasks.len() > query.limit as usize;
-    tasks.truncate(query.limit as usize);
+    // One task more than a page was asked for: it says another page follows. So does a page
+    // cut short by its byte budget.
+    tasks.truncate(query.limit as usize + 1);
+    let fits = tasks_fitting_page(&tasks[..tasks.len().min(query.limit as usize)]);
+    let more = tasks.len() > fits;
+    tasks.truncate(fits);
     let link = tasks.last().filter(|_| more).map(|last| {
         let next = cursor_key.encode(user, &query, last);
         format!(
@@ -65,14 +68,20 @@ pub async fn create(context: &Context<'_>, caller: &Caller) -> Result<Reply, Api
     let request = context.request;
     let body = read_body(request).await?;
     let task = request::parse_new_task(content_type(request).as_deref(), &body)?;
-    // An empty header is as none.
-    let key = header(request, "idempotency-key").filter(|key| !key.is_empty());
+    // An empty header is a 400 (the key's 1-255 rule): ignored, it would let a retry create
+    // a second task.
+    let key = header(request, "idempotency-key");
+    let quota = context.config.task_quota;
     let created = match key {
-        None => context.store.create(caller, &task).await?,
+        None => context.store.create(caller, &task, quota).await?,
         Some(key) => {
             let key =
                 IdempotencyKey::parse(&key).map_err(|error| ApiError::Validation(vec![error]))?;
-            match context.store.create_once(caller, &task, &key).await? {
+            match context
+                .store
+                .create_once(caller, &task, &key, quota)
+                .await?
+            {
                 Created::New(task) | Created::Replayed(Some(task)) => task,
                 // The key's task has been deleted since; there is nothing to replay.
                 Created::Replayed(None) => return Err(ApiError::NotFound),

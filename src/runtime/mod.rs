@@ -9,3 +9,4 @@ pub mod http;
 pub mod js;
 pub mod json;
 pub mod net;
+pub mod ratelimit;

@@ -39,9 +39,9 @@ pub enum DatabaseConfig {
     Hyperdrive {
         /// The binding's name.
         binding: &'static str,
-        /// `DB_ALLOW_PASSWORD_WITHOUT_TLS`: answer a cleartext or MD5 password request on a
-        /// connection without TLS to a host that is not loopback. Off: only SCRAM, which
-        /// never reveals the password, is accepted there.
+        /// `DB_ALLOW_PASSWORD_WITHOUT_TLS` (default on): answer a cleartext or MD5 password
+        /// request on the binding's socket, which the runtime routes to Hyperdrive without
+        /// TLS. Off: only SCRAM, which never reveals the password, is answered there.
         allow_password_without_tls: bool,
     },
     /// Through Neon's SQL-over-HTTP endpoint with `fetch`.
@@ -95,6 +95,8 @@ pub enum StoreError {
     IdempotencyKeyReused,
     /// A request with the same `Idempotency-Key` has not finished: nothing was written.
     IdempotencyKeyInProgress,
+    /// The user has as many tasks as the quota (carried) allows: nothing was written.
+    QuotaExceeded(u32),
 }
 
 /// One change of the feed.
@@ -117,6 +119,9 @@ pub struct ChangesPage {
     pub changes: Vec<(String, String, Change)>,
     /// Every transaction below this id had finished when the page was read.
     pub horizon: String,
+    /// The newest transaction among the user's tombstones the clean-up removed to keep the
+    /// user under the cap, if it ever did: a cursor at or before it may have missed one.
+    pub pruned: Option<String>,
 }
 
 /// What a create under an `Idempotency-Key` did.
@@ -146,13 +151,15 @@ pub trait TaskStore {
         after: Option<&Position>,
     ) -> Result<Vec<Task>, StoreError>;
     /// Stores a new task and returns it as stored.
-    async fn create(&self, caller: &Caller, task: &NewTask) -> Result<Task, StoreError>;
+    async fn create(&self, caller: &Caller, task: &NewTask, quota: u32)
+        -> Result<Task, StoreError>;
     /// Stores a new task unless `key` was used before: then the first request's task.
     async fn create_once(
         &self,
         caller: &Caller,
         task: &NewTask,
         key: &IdempotencyKey,
+        quota: u32,
     ) -> Result<Created, StoreError>;
     /// The user's changes after `after`, at most `limit + 1`.
     async fn changes(
@@ -198,22 +205,94 @@ pub trait Transport {
 /// The store the configuration selects. Nothing is looked up or connected until the first
 /// statement.
 pub fn open<'a>(database: &'a DatabaseConfig, env: &'a Env) -> Box<dyn TaskStore + 'a> {
+    Box::new(SqlStore::new(transport(database, env)))
+}
+
+/// The transport the configuration selects.
+fn transport<'a>(database: &'a DatabaseConfig, env: &'a Env) -> Box<dyn Transport + 'a> {
     match database {
         DatabaseConfig::Hyperdrive {
             binding,
             allow_password_without_tls,
-        } => Box::new(SqlStore::new(HyperdriveTransport::new(
+        } => Box::new(HyperdriveTransport::new(
             env,
             binding,
             *allow_password_without_tls,
-        ))),
+        )),
         DatabaseConfig::NeonHttp {
             endpoint,
             connection_string,
-        } => Box::new(SqlStore::new(NeonHttpTransport::new(
-            endpoint,
-            connection_string.expose(),
-        ))),
+        } => Box::new(NeonHttpTransport::new(endpoint, connection_string.expose())),
+    }
+}
+
+#[async_trait(?Send)]
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    async fn query(&self, statement: &Statement) -> Result<Vec<Row>, StoreError> {
+        (**self).query(statement).await
+    }
+}
+
+/// What one clean-up statement removed: see [`sql::clean_up`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cleaned {
+    /// Idempotency keys past their 24 hours.
+    pub expired_keys: u64,
+    /// Tombstones past their 30 days.
+    pub old_tombstones: u64,
+    /// Keys past their user's cap.
+    pub excess_keys: u64,
+    /// Tombstones past their user's cap.
+    pub excess_tombstones: u64,
+}
+
+impl Cleaned {
+    /// Rows removed in all.
+    pub fn total(&self) -> u64 {
+        self.expired_keys + self.old_tombstones + self.excess_keys + self.excess_tombstones
+    }
+}
+
+/// The work that spans users: run only by the scheduled handler (src/jobs.rs), never by a
+/// request, which is why it is not part of [`TaskStore`].
+#[async_trait(?Send)]
+pub trait Maintenance {
+    /// Removes one batch of what the bookkeeping tables no longer need.
+    async fn clean_up(&self, limits: &sql::Cleanup) -> Result<Cleaned, StoreError>;
+}
+
+/// The maintenance side of the store the configuration selects.
+pub fn open_maintenance<'a>(
+    database: &'a DatabaseConfig,
+    env: &'a Env,
+) -> Box<dyn Maintenance + 'a> {
+    Box::new(SqlStore::new(transport(database, env)))
+}
+
+#[async_trait(?Send)]
+impl<T: Transport> Maintenance for SqlStore<T> {
+    async fn clean_up(&self, limits: &sql::Cleanup) -> Result<Cleaned, StoreError> {
+        let rows = self.transport.query(&sql::clean_up(limits)).await?;
+        let counts: Vec<u64> = rows
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|count| count.and_then(|count| count.parse().ok()))
+            .collect::<Option<_>>()
+            .unwrap_or_default();
+        let [expired_keys, old_tombstones, excess_keys, excess_tombstones, _horizons] = counts[..]
+        else {
+            return Err(StoreError::Internal(
+                "the clean-up did not answer its five counts".to_owned(),
+            ));
+        };
+        Ok(Cleaned {
+            expired_keys,
+            old_tombstones,
+            excess_keys,
+            excess_tombstones,
+        })
     }
 }
 
@@ -268,10 +347,16 @@ impl<T: Transport> TaskStore for SqlStore<T> {
             .collect()
     }
 
-    async fn create(&self, caller: &Caller, task: &NewTask) -> Result<Task, StoreError> {
-        self.task(caller, sql::insert_task(caller, task))
+    async fn create(
+        &self,
+        caller: &Caller,
+        task: &NewTask,
+        quota: u32,
+    ) -> Result<Task, StoreError> {
+        // No row: the user has no room under the quota.
+        self.task(caller, sql::insert_task(caller, task, quota))
             .await?
-            .ok_or_else(|| StoreError::Internal("INSERT ... RETURNING returned no row".to_owned()))
+            .ok_or(StoreError::QuotaExceeded(quota))
     }
 
     async fn create_once(
@@ -279,8 +364,10 @@ impl<T: Transport> TaskStore for SqlStore<T> {
         caller: &Caller,
         task: &NewTask,
         key: &IdempotencyKey,
+        quota: u32,
     ) -> Result<Created, StoreError> {
-        let statement = sql::insert_task_once(caller, task, key.as_str(), &task.request_digest());
+        let statement =
+            sql::insert_task_once(caller, task, key.as_str(), &task.request_digest(), quota);
         let row = self
             .rows(caller, statement)
             .await?
@@ -295,6 +382,7 @@ impl<T: Transport> TaskStore for SqlStore<T> {
             (sql::REPLAYED, task) => Ok(Created::Replayed(task)),
             (sql::REUSED, _) => Err(StoreError::IdempotencyKeyReused),
             (sql::IN_PROGRESS, _) => Err(StoreError::IdempotencyKeyInProgress),
+            (sql::QUOTA_REACHED, _) => Err(StoreError::QuotaExceeded(quota)),
             (outcome, task) => Err(StoreError::Internal(format!(
                 "an idempotent insert answered {outcome:?} with{} a task",
                 if task.is_some() { "" } else { "out" }
@@ -314,14 +402,22 @@ impl<T: Transport> TaskStore for SqlStore<T> {
         let mut horizon = None;
         let mut changes = Vec::new();
         for row in rows {
-            let FeedRow { xmin, change } = FeedRow::read(row)?;
-            horizon.get_or_insert(xmin);
+            let FeedRow {
+                xmin,
+                pruned,
+                change,
+            } = FeedRow::read(row)?;
+            horizon.get_or_insert((xmin, pruned));
             changes.extend(change);
         }
-        let horizon = horizon.ok_or_else(|| {
+        let (horizon, pruned) = horizon.ok_or_else(|| {
             StoreError::Internal("a change feed read returned no horizon".to_owned())
         })?;
-        Ok(ChangesPage { changes, horizon })
+        Ok(ChangesPage {
+            changes,
+            horizon,
+            pruned,
+        })
     }
 
     async fn get(&self, caller: &Caller, task: TaskId) -> Result<Option<Task>, StoreError> {
@@ -450,9 +546,11 @@ impl OnceRow {
     }
 }
 
-/// A row of the change feed: the snapshot's xmin, then the change if there is one.
+/// A row of the change feed: the snapshot's xmin, the user's pruned horizon, then the change
+/// if there is one.
 struct FeedRow {
     xmin: String,
+    pruned: Option<String>,
     change: Option<(String, String, Change)>,
 }
 
@@ -461,10 +559,15 @@ impl FeedRow {
         let malformed = || StoreError::Internal("a change row has no horizon".to_owned());
         let mut columns = row.into_iter();
         let xmin = columns.next().flatten().ok_or_else(malformed)?;
+        let pruned = columns.next().ok_or_else(malformed)?;
         let _order = columns.next().ok_or_else(malformed)?;
         let (xid, id, kind) = (columns.next(), columns.next(), columns.next());
         let (Some(Some(xid)), Some(Some(id)), Some(Some(kind))) = (xid, id, kind) else {
-            return Ok(Self { xmin, change: None });
+            return Ok(Self {
+                xmin,
+                pruned,
+                change: None,
+            });
         };
         let change = match kind.as_str() {
             "task" => Change::Task(task_from_row(columns.collect())?),
@@ -472,6 +575,7 @@ impl FeedRow {
         };
         Ok(Self {
             xmin,
+            pruned,
             change: Some((xid, id, change)),
         })
     }

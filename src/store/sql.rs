@@ -63,10 +63,10 @@ fn where_task(query: &mut Query, id: Placeholder, precondition: &Precondition) {
 
 /// Where an insert's row comes from.
 enum Source {
-    /// `VALUES (...)`: nothing can stop it.
-    Values,
-    /// `SELECT ... WHERE true` and the session gate.
-    Gated,
+    /// `SELECT ... WHERE` the user has room under the quota.
+    Room(u32),
+    /// The same, and the session gate.
+    Gated(u32),
     /// `SELECT ... WHERE EXISTS (SELECT 1 FROM claim)`: only if the idempotency key was
     /// claimed.
     Claimed,
@@ -86,8 +86,14 @@ fn push_insert(query: &mut Query, task: &NewTask, source: Source) -> Placeholder
     query.push(&format!("INSERT INTO tasks ({}) ", columns.join(", ")));
     let values = values.join(", ");
     match source {
-        Source::Values => query.push(&format!("VALUES ({values})")),
-        Source::Gated => query.push(&format!("SELECT {values} WHERE true")).gate(),
+        Source::Room(quota) => {
+            let room = room(query, quota);
+            query.push(&format!("SELECT {values} WHERE {room}"))
+        }
+        Source::Gated(quota) => {
+            let room = room(query, quota);
+            query.push(&format!("SELECT {values} WHERE {room}")).gate()
+        }
         Source::Claimed => query.push(&format!(
             "SELECT {values} WHERE EXISTS (SELECT 1 FROM claim)"
         )),
@@ -96,16 +102,86 @@ fn push_insert(query: &mut Query, task: &NewTask, source: Source) -> Placeholder
     id
 }
 
-/// Inserts a task and returns it. A session caller's insert is an INSERT ... SELECT, so that the
-/// gate can stop it.
-pub fn insert_task(caller: &Caller, task: &NewTask) -> Statement {
+/// Whether the user has fewer than `quota` tasks. It counts at most `quota` of them, through
+/// the user's index, so a full account costs a bounded scan and an ordinary one a short one.
+/// Concurrent creates are not serialized by it: a burst may pass the quota by its own size.
+fn room(query: &mut Query, quota: u32) -> String {
+    let user = query.user();
+    let quota = query.bind_text(quota.to_string());
+    format!(
+        "(SELECT count(*) FROM (SELECT 1 FROM tasks WHERE user_id = {user}::text \
+         LIMIT {quota}::bigint) AS held) < {quota}::bigint"
+    )
+}
+
+/// Inserts a task and returns it, unless the user has `quota` tasks already: then no row. A
+/// session caller's insert also passes the gate.
+pub fn insert_task(caller: &Caller, task: &NewTask, quota: u32) -> Statement {
     let mut query = Query::new(caller);
     let source = match caller {
-        Caller::User(_) => Source::Values,
-        Caller::Session { .. } => Source::Gated,
+        Caller::User(_) => Source::Room(quota),
+        Caller::Session { .. } => Source::Gated(quota),
     };
     push_insert(&mut query, task, source);
     query.finish(TASK_WIDTH)
+}
+
+/// How much one clean-up statement removes at most, and what it keeps per user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cleanup {
+    /// The most rows of each kind one statement removes.
+    pub batch: u32,
+    /// The most idempotency keys kept per user; older ones go.
+    pub keys_per_user: u32,
+    /// The most tombstones kept per user; older ones go, and the user's feed horizon moves.
+    pub tombstones_per_user: u32,
+}
+
+/// The clean-up: `$1` the batch, `$2` the keys and `$3` the tombstones kept per user.
+const CLEAN_UP: &str =
+    "WITH expired_keys AS (DELETE FROM idempotency_keys WHERE (user_id, key) IN (\
+             SELECT user_id, key FROM idempotency_keys \
+             WHERE created_at < now() - interval '24 hours' ORDER BY created_at LIMIT $1::bigint) \
+             RETURNING 1), \
+             old_tombstones AS (DELETE FROM task_deletions WHERE (user_id, task_id) IN (\
+             SELECT user_id, task_id FROM task_deletions \
+             WHERE deleted_at < now() - interval '30 days' ORDER BY deleted_at LIMIT $1::bigint) \
+             RETURNING 1), \
+             excess_keys AS (DELETE FROM idempotency_keys WHERE (user_id, key) IN (\
+             SELECT user_id, key FROM (SELECT user_id, key, row_number() OVER (\
+             PARTITION BY user_id ORDER BY created_at DESC, key DESC) AS newer \
+             FROM idempotency_keys WHERE created_at >= now() - interval '24 hours') AS ranked \
+             WHERE newer > $2::bigint LIMIT $1::bigint) RETURNING 1), \
+             excess_tombstones AS (DELETE FROM task_deletions WHERE (user_id, task_id) IN (\
+             SELECT user_id, task_id FROM (SELECT user_id, task_id, row_number() OVER (\
+             PARTITION BY user_id ORDER BY deleted_xid DESC, task_id DESC) AS newer \
+             FROM task_deletions WHERE deleted_at >= now() - interval '30 days') AS ranked \
+             WHERE newer > $3::bigint LIMIT $1::bigint) RETURNING user_id, deleted_xid), \
+             horizons AS (INSERT INTO feed_horizons (user_id, pruned_xid) \
+             SELECT user_id, max(deleted_xid) FROM excess_tombstones GROUP BY user_id \
+             ON CONFLICT (user_id) DO UPDATE SET \
+             pruned_xid = greatest(feed_horizons.pruned_xid, EXCLUDED.pruned_xid) RETURNING 1) \
+             SELECT (SELECT count(*) FROM expired_keys)::text, \
+             (SELECT count(*) FROM old_tombstones)::text, \
+             (SELECT count(*) FROM excess_keys)::text, \
+             (SELECT count(*) FROM excess_tombstones)::text, \
+             (SELECT count(*) FROM horizons)::text";
+
+/// The rows each part of a clean-up removed: expired keys, old tombstones, keys and
+/// tombstones past their user's cap. Scans across users: only the scheduled handler runs it,
+/// never a request. Every part takes at most `batch` rows, oldest first, by an index.
+pub fn clean_up(limits: &Cleanup) -> Statement {
+    let batch = limits.batch;
+    let (keys, tombstones) = (limits.keys_per_user, limits.tombstones_per_user);
+    Statement {
+        text: CLEAN_UP.to_owned(),
+        params: vec![
+            Param::Text(Some(batch.to_string())),
+            Param::Text(Some(keys.to_string())),
+            Param::Text(Some(tombstones.to_string())),
+        ],
+        layout: Layout::default(),
+    }
 }
 
 /// Reads one of the user's tasks.
@@ -128,6 +204,8 @@ pub const REPLAYED: &str = "replayed";
 pub const REUSED: &str = "reused";
 /// The key is being used by a request that has not finished.
 pub const IN_PROGRESS: &str = "in-progress";
+/// The key is new, but the user has as many tasks as the quota allows.
+pub const QUOTA_REACHED: &str = "quota-reached";
 
 /// Inserts a task under an `Idempotency-Key`, in one statement: the key is claimed (or
 /// reclaimed after 24 hours) in the `claim` CTE, the task is inserted only if the claim
@@ -141,18 +219,20 @@ pub fn insert_task_once(
     task: &NewTask,
     key: &str,
     request_hash: &str,
+    quota: u32,
 ) -> Statement {
     let mut query = Query::new(caller);
     let task_id = push_insert(&mut query, task, Source::Claimed);
     let user = query.user();
     let key = query.bind_text(key);
     let hash = query.bind_text(request_hash);
+    let room = room(&mut query, quota);
     let gate = query.gate_condition();
     query.cte(
         "claim",
         &format!(
             "INSERT INTO idempotency_keys (user_id, key, request_hash, task_id) \
-             SELECT {user}::text, {key}::text, {hash}::text, {task_id}::uuid WHERE true{gate} \
+             SELECT {user}::text, {key}::text, {hash}::text, {task_id}::uuid WHERE {room}{gate} \
              ON CONFLICT (user_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, \
              task_id = EXCLUDED.task_id, created_at = now() \
              WHERE idempotency_keys.created_at < now() - interval '24 hours' RETURNING task_id"
@@ -174,7 +254,8 @@ pub fn insert_task_once(
              THEN '{REPLAYED}' ELSE '{REUSED}' END, {columns} \
              FROM prior LEFT JOIN tasks ON tasks.user_id = {user}::text AND tasks.id = prior.task_id \
              WHERE NOT EXISTS (SELECT 1 FROM claim) \
-             UNION ALL SELECT {prefix}'{IN_PROGRESS}'{nulls} \
+             UNION ALL SELECT {prefix}CASE WHEN {room} THEN '{IN_PROGRESS}' \
+             ELSE '{QUOTA_REACHED}' END{nulls} \
              WHERE NOT EXISTS (SELECT 1 FROM claim) AND NOT EXISTS (SELECT 1 FROM prior)"
         )
     })
@@ -184,7 +265,8 @@ pub fn insert_task_once(
 /// sync, tasks deleted, in the order of the transactions that made them, at most `limit + 1`
 /// (the extra one says whether more follow). Only changes of transactions older than the
 /// snapshot's xmin are taken: those have all finished, so nothing can commit behind the
-/// position later and be missed. Rows: [a session caller's user id,] the xmin, then the
+/// position later and be missed. Rows: [a session caller's user id,] the xmin, the user's
+/// pruned horizon (see [`clean_up`]), then the
 /// change's transaction id, task id and kind (`task` or `deleted`), then the task's columns
 /// (NULL for a deletion); one row with only the xmin when there are none.
 pub fn list_changes(caller: &Caller, after: &FeedPosition, limit: u32) -> Statement {
@@ -194,10 +276,14 @@ pub fn list_changes(caller: &Caller, after: &FeedPosition, limit: u32) -> Statem
     let id = query.bind_text(after.id.clone());
     let limit = query.bind_text((limit + 1).to_string());
     let first_sync = query.bind(Param::Bool(Some(after.first_sync)));
+    let sync_start = query.bind(Param::Text(after.sync_start.clone()));
     let gate = query.gate_condition();
     query.cte(
         "horizon",
-        "SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin",
+        &format!(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin, \
+             (SELECT pruned_xid FROM feed_horizons WHERE user_id = {user}::text) AS pruned"
+        ),
     );
     let columns = task_columns();
     let deleted_nulls = ", NULL".repeat(TASK_WIDTH);
@@ -212,14 +298,17 @@ pub fn list_changes(caller: &Caller, after: &FeedPosition, limit: u32) -> Statem
          UNION ALL SELECT lpad(deleted_xid::text, 20, '0'), deleted_xid::text, task_id::text, \
          'deleted'{deleted_nulls} \
          FROM task_deletions WHERE user_id = {user}::text AND (deleted_xid, task_id) > ({xid}::xid8, {id}::uuid) \
-         AND deleted_xid < (SELECT xmin FROM horizon) AND NOT {first_sync}::boolean{gate}) AS changes \
+         AND deleted_xid < (SELECT xmin FROM horizon) \
+         AND NOT ({first_sync}::boolean AND deleted_xid < coalesce({sync_start}::xid8, (SELECT xmin FROM horizon))){gate}) AS changes \
          ORDER BY change_order COLLATE \"C\", change_id COLLATE \"C\" LIMIT {limit}::bigint"
     ));
     let nulls = ", NULL".repeat(FEED_WIDTH);
     query.finish_with(&|prefix| {
         format!(
-            "SELECT {prefix}(SELECT xmin::text FROM horizon), result.* FROM result \
-             UNION ALL SELECT {prefix}(SELECT xmin::text FROM horizon){nulls} \
+            "SELECT {prefix}(SELECT xmin::text FROM horizon), (SELECT pruned::text FROM horizon), \
+             result.* FROM result \
+             UNION ALL SELECT {prefix}(SELECT xmin::text FROM horizon), \
+             (SELECT pruned::text FROM horizon){nulls} \
              WHERE NOT EXISTS (SELECT 1 FROM result)"
         )
     })
@@ -451,7 +540,7 @@ mod tests {
             tags: Some(Tags::default()),
         };
         let mut statements = vec![
-            insert_task(caller, &new_task),
+            insert_task(caller, &new_task, 100_000),
             select_task(caller, task),
             update_task(caller, task, &patch, &Precondition::None),
             change_completion(caller, task, CompletionChange::Toggle, &Precondition::None),
@@ -534,7 +623,7 @@ mod tests {
             priority: Priority::None,
             tags: Tags::parse([hostile]).unwrap(),
         };
-        let statement = insert_task(&user, &task);
+        let statement = insert_task(&user, &task, 100_000);
         assert!(!statement.text.contains("DROP"));
         assert!(statement
             .params
@@ -691,7 +780,7 @@ mod tests {
             tags: Tags::default(),
         };
         for caller in [user(), session()] {
-            let statement = insert_task_once(&caller, &task, "key-1", "hash");
+            let statement = insert_task_once(&caller, &task, "key-1", "hash", 100_000);
             let text = &statement.text;
             assert_eq!(
                 text.matches("WITH ").count(),
@@ -716,7 +805,7 @@ mod tests {
                 .unwrap_or(0);
             assert_eq!(highest, statement.params.len(), "{text}");
         }
-        assert!(insert_task_once(&session(), &task, "k", "h")
+        assert!(insert_task_once(&session(), &task, "k", "h", 100_000)
             .text
             .starts_with("WITH caller AS"));
     }
@@ -733,16 +822,16 @@ mod tests {
             &serde_json::from_str(r#"{"title":"t"}"#).unwrap(),
         )
         .unwrap();
-        let insert = insert_task(&user(), &task);
+        let insert = insert_task(&user(), &task, 100_000);
         assert!(
             insert.text.starts_with(&format!(
-                "INSERT INTO tasks (user_id, id, {}) VALUES (",
+                "INSERT INTO tasks (user_id, id, {}) SELECT ",
                 written.join(", ")
             )),
             "{}",
             insert.text
         );
-        assert_eq!(insert.params.len(), 2 + written.len());
+        assert_eq!(insert.params.len(), 2 + written.len() + 1, "and the quota");
         assert!(insert
             .text
             .ends_with(&format!("RETURNING {}", task_columns())));

@@ -26,22 +26,37 @@ export const TRANSPORTS = ['hyperdrive', 'neon-http'];
 const BASE_VARS = { BETTER_AUTH_SECRET: TEST_SECRET, ALLOWED_ORIGINS: ALLOWED_ORIGIN, ENVIRONMENT: 'test' };
 
 /**
+ * The rate limits wrangler.toml declares (`[[ratelimits]]`), which every stack's worker gets
+ * from the stand-in (startWorkerd's `rateLimits`).
+ */
+export const RATE_LIMITS = {
+  USER_RATE_LIMITER: { limit: 1200, period: 60 },
+  // Production's default is 300. Plain workerd gets no CF-Connecting-IP, so every suite's
+  // failed authentications share one address here; tests/rate-limits.test.mjs checks
+  // the limit itself on a stack of its own.
+  CLIENT_RATE_LIMITER: { limit: 20_000, period: 60 },
+};
+
+/**
  * Starts the worker over `transport` in front of `postgres`, a migrated cluster the caller
- * owns. `vars` override the worker's text bindings.
+ * owns. `vars` override the worker's text bindings; `rateLimits` override entries of
+ * RATE_LIMITS (binding by binding) or add bindings.
  * Returns { url, transport, postgres, worker, stop() }; `stop` stops the worker and stand-in.
  */
-async function startStack({ transport, vars = {}, postgres }) {
+async function startStack({ transport, vars = {}, postgres, rateLimits = {} }) {
   let standin;
   try {
     let worker;
+    const platform = { rateLimits: { ...RATE_LIMITS, ...rateLimits } };
     if (transport === 'neon-http') {
       // No Hyperdrive binding: DATABASE_URL alone selects the HTTP transport.
       standin = await startNeonStandin();
       worker = await startWorkerd({
         vars: { ...BASE_VARS, DATABASE_URL: postgres.url, NEON_HTTP_ENDPOINT: standin.url, ...vars },
+        ...platform,
       });
     } else {
-      worker = await startWorkerd({ database: postgres, vars: { ...BASE_VARS, ...vars } });
+      worker = await startWorkerd({ database: postgres, vars: { ...BASE_VARS, ...vars }, ...platform });
     }
     return {
       url: worker.url,
@@ -79,9 +94,13 @@ export function sharedStack(transport = 'hyperdrive') {
   return shared.get(transport);
 }
 
-/** A worker with other settings (`vars`) on the run's database; the caller stops it. */
-export async function stackWith(vars, transport = 'hyperdrive') {
-  return startStack({ transport, vars, postgres: await sharedDatabase() });
+/**
+ * A worker with other settings on the run's database; the caller stops it. `vars` override
+ * text bindings; `options.rateLimits` override rate limits binding by binding (for example
+ * `{ CLIENT_RATE_LIMITER: { limit: 2, period: 60 } }` to reach a limit in a test).
+ */
+export async function stackWith(vars, transport = 'hyperdrive', { rateLimits } = {}) {
+  return startStack({ transport, vars, rateLimits, postgres: await sharedDatabase() });
 }
 
 // Registered on the root test, so it runs once every suite of the process has finished.

@@ -435,7 +435,7 @@ fn offers_scram(mechanisms: &[u8]) -> Result<(), StoreError> {
 
 fn refuse_password(code: u32) -> StoreError {
     StoreError::Unavailable(format!(
-        "authenticating: the server asked for a {} password on a connection without TLS; refusing to send it (only SCRAM is answered there; use sslmode=require, or set DB_ALLOW_PASSWORD_WITHOUT_TLS=true if this path is trusted)",
+        "authenticating: the server asked for a {} password on a connection without TLS; refusing to send it (only SCRAM is answered there; DB_ALLOW_PASSWORD_WITHOUT_TLS is false)",
         if code == 3 { "cleartext" } else { "MD5" }
     ))
 }
