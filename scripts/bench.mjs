@@ -619,6 +619,16 @@ async function main() {
     // The JWKS tokens' iss and aud; HS256 tokens are checked without either.
     BETTER_AUTH_URL: JWKS_ISSUER,
   };
+  // The rate limiters (stand-ins on plain workerd, as in the tests), with limits no run meets:
+  // the 401 scenario alone sends thousands a second from one address. What the check costs is
+  // measured apart: the same worker without the bindings, on the scenarios that spend from
+  // each limiter (`unauthorized`: the address's; `get`: the user's).
+  const rateLimits = {
+    USER_RATE_LIMITER: { limit: 1_000_000_000, period: 60 },
+    CLIENT_RATE_LIMITER: { limit: 1_000_000_000, period: 60 },
+  };
+  const limiterScenarios = scenarios.filter((scenario) => ['unauthorized', 'get'].includes(scenario.name));
+  const limiter = [];
   for (const model of models) {
     const neonHttp = model === 'neon';
     const port = model === 'pgbouncer' ? bouncer.port : postgres.port;
@@ -669,12 +679,28 @@ async function main() {
 
     const ours = await measureWorker({
       who: 'ours',
-      start: { database: connection.database, vars: { ...vars, ...connection.vars } },
+      start: { database: connection.database, vars: { ...vars, ...connection.vars }, rateLimits },
       workerScenarios: scenarios,
     });
     coldStart.push({ model, ...ours.cold });
     if (settings.profile) continue;
     delayed.push(...ours.delayed);
+
+    if (limiterScenarios.length > 0) {
+      const unlimited = await measureWorker({
+        who: 'ours-without-limiters',
+        start: { database: connection.database, vars: { ...vars, ...connection.vars } },
+        workerScenarios: limiterScenarios,
+        coldStarts: 1,
+        delayedPass: false,
+      });
+      for (const row of unlimited.rows) {
+        const limited = ours.rows.find((r) => r.scenario === row.scenario && r.concurrency === row.concurrency);
+        const costMs = limited.api.workerCpuMsPerRequest - row.api.workerCpuMsPerRequest;
+        limiter.push({ model, scenario: row.scenario, concurrency: row.concurrency, withMs: limited.api.workerCpuMsPerRequest, withoutMs: row.api.workerCpuMsPerRequest, costMs });
+        step(`${model}/${row.scenario} c=${row.concurrency}: the rate limiter check costs ${costMs.toFixed(3)} ms CPU/req (${limited.api.workerCpuMsPerRequest.toFixed(3)} with, ${row.api.workerCpuMsPerRequest.toFixed(3)} without)`);
+      }
+    }
 
     const modelRows = [...ours.rows];
     if (reference) {
@@ -761,7 +787,7 @@ async function main() {
   }
 
   // Schema 2 adds round trips per request to each row's api, `upload`, `reference` and `delayed`;
-  // later additions to it: `ioFloor`.
+  // later additions to it: `ioFloor`, `limiter`.
   const result = {
     schema: 2,
     label: settings.label,
@@ -778,6 +804,10 @@ async function main() {
       ? { description: 'reference/: TypeScript, Hono, node-postgres, jose, @neondatabase/serverless', unsupported: REFERENCE_UNSUPPORTED, coldStart: referenceColdStart, rows: referenceRows }
       : null,
     delayed,
+    limiter: {
+      description: "worker CPU per request with the rate limiting bindings (the tests' stand-in, limits never met) and without them",
+      rows: limiter,
+    },
     ioFloor:
       ioFloorRows.length > 0
         ? {
