@@ -40,6 +40,8 @@ const CORE = [
   'tests/better-auth-tokens.test.mjs',
   'tests/platform-standins.test.mjs',
   'tests/security-review.test.mjs',
+  'tests/rate-limits.test.mjs',
+  'tests/cleanup.test.mjs',
   'tests/cors.test.mjs',
   'tests/health.test.mjs',
   'tests/security.test.mjs',

@@ -311,6 +311,20 @@ mod tests {
     }
 
     #[test]
+    fn openapi_json_lists_every_problem_type() {
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("../openapi.json")).unwrap();
+        let listed = &document["components"]["schemas"]["Problem"]["properties"]["type"]["enum"];
+        for error in every_error() {
+            let kind = error.problem().kind;
+            assert!(
+                listed.as_array().unwrap().iter().any(|value| value == kind),
+                "openapi.json's Problem.type does not list {kind}"
+            );
+        }
+    }
+
+    #[test]
     fn each_error_maps_to_its_status() {
         let statuses: Vec<u16> = every_error().iter().map(ApiError::status).collect();
         assert_eq!(

@@ -371,7 +371,7 @@ export interface components {
              * @description A stable identifier of the kind of problem, for programs to switch on (not meant to be dereferenced).
              * @enum {string}
              */
-            type: "tag:edge-task-api,2026:validation-error" | "tag:edge-task-api,2026:malformed-body" | "tag:edge-task-api,2026:invalid-token" | "tag:edge-task-api,2026:forbidden" | "tag:edge-task-api,2026:not-found" | "tag:edge-task-api,2026:method-not-allowed" | "tag:edge-task-api,2026:payload-too-large" | "tag:edge-task-api,2026:unsupported-media-type" | "tag:edge-task-api,2026:internal-error" | "tag:edge-task-api,2026:service-unavailable" | "tag:edge-task-api,2026:precondition-failed" | "tag:edge-task-api,2026:idempotency-key-reused" | "tag:edge-task-api,2026:idempotency-key-in-progress" | "tag:edge-task-api,2026:cursor-expired";
+            type: "tag:edge-task-api,2026:validation-error" | "tag:edge-task-api,2026:malformed-body" | "tag:edge-task-api,2026:invalid-token" | "tag:edge-task-api,2026:forbidden" | "tag:edge-task-api,2026:not-found" | "tag:edge-task-api,2026:method-not-allowed" | "tag:edge-task-api,2026:payload-too-large" | "tag:edge-task-api,2026:unsupported-media-type" | "tag:edge-task-api,2026:internal-error" | "tag:edge-task-api,2026:service-unavailable" | "tag:edge-task-api,2026:precondition-failed" | "tag:edge-task-api,2026:idempotency-key-reused" | "tag:edge-task-api,2026:idempotency-key-in-progress" | "tag:edge-task-api,2026:cursor-expired" | "tag:edge-task-api,2026:rate-limited" | "tag:edge-task-api,2026:quota-exceeded";
             /** @description A short summary of the kind of problem. */
             title: string;
             /** @description The HTTP status code. */

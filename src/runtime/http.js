@@ -3,7 +3,7 @@
 
 // The headers every request reads, and those only a route's handler reads, each list in the
 // order of its namesake in http.rs (a unit test compares them).
-const FIRST_HEADERS = ['cf-ray', 'origin', 'authorization'];
+const FIRST_HEADERS = ['cf-ray', 'origin', 'authorization', 'cf-connecting-ip'];
 const ROUTE_HEADERS = ['content-type', 'content-length', 'if-match', 'if-none-match', 'idempotency-key'];
 
 // Each header's value after a line break: one string to decode instead of one per header.

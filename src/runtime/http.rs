@@ -31,7 +31,7 @@ extern "C" {
 
 /// The request headers every request reads, fetched with the method and URL in one call. The
 /// JavaScript of `requestParts` lists them again, in this order.
-const FIRST_HEADERS: [&str; 3] = ["cf-ray", "origin", "authorization"];
+const FIRST_HEADERS: [&str; 4] = ["cf-ray", "origin", "authorization", "cf-connecting-ip"];
 
 /// The request headers only a route's handler reads, fetched in one call when the first of
 /// them is asked for: a request refused before that (a 401, a 404) never reads them. The
