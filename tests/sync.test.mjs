@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import pg from 'pg';
+import { sleep } from '../scripts/lib/timing.mjs';
 import { assertProblem, newUser } from './support/api.mjs';
 import { ALLOWED_ORIGIN, forEachTransport, TEST_SECRET } from './support/stack.mjs';
 
@@ -254,6 +255,38 @@ describe('the change feed', () => {
       assert.ok(after.pages.flatMap((page) => page.tasks).some((task) => task.id === fast.id));
     } finally {
       await client.query('ROLLBACK').catch(() => {});
+      await client.end();
+    }
+  });
+
+  test('one statement deleting 2,000 tasks leaves a tombstone for each, written once per statement', async () => {
+    const user = newUser();
+    const client = new pg.Client({ connectionString: t.stack.postgres.url });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      const ids = Array.from({ length: 2000 }, () => uuidV7());
+      await client.query(`INSERT INTO tasks (id, user_id, title) SELECT id, $1, 'bulk' FROM unnest($2::uuid[]) AS id`, [user.id, ids]);
+      const before = await sync(user, undefined, 1000);
+      assert.equal(before.pages.flatMap((page) => page.tasks).length, 2000);
+      const { rows: gone } = await client.query('DELETE FROM tasks WHERE user_id = $1 RETURNING id::text', [user.id]);
+      // The feed delivers a transaction once every older one has finished; other suites'
+      // may still be running, so sync again until the deletions arrive.
+      const deleted = new Set();
+      let cursor = before.cursor;
+      for (let attempt = 0; attempt < 40 && deleted.size < gone.length; attempt += 1) {
+        if (attempt > 0) await sleep(100);
+        const after = await sync(user, cursor, 1000);
+        for (const id of after.pages.flatMap((page) => page.deleted)) deleted.add(id);
+        cursor = after.cursor;
+      }
+      assert.deepEqual(deleted, new Set(gone.map((row) => row.id)));
+      // The trigger runs per statement (tgtype bit 0 clear), over the transition table.
+      const { rows: triggers } = await client.query(
+        `SELECT tgname, (tgtype & 1) = 1 AS per_row FROM pg_trigger WHERE tgrelid = 'tasks'::regclass AND tgname LIKE 'tasks_remember%'`,
+      );
+      assert.deepEqual(triggers, [{ tgname: 'tasks_remember_deletions', per_row: false }]);
+    } finally {
       await client.end();
     }
   });
