@@ -200,6 +200,39 @@ mod tests {
     }
 
     #[test]
+    fn a_page_of_heavy_changes_stays_within_the_byte_budget_with_its_envelope() {
+        let heavy = Task {
+            description: Some("\u{1}".repeat(2000)),
+            ..task("0190f0a0-0000-7000-8000-000000000001")
+        };
+        let changes = (0..1000)
+            .map(|n| {
+                let change = if n % 10 == 0 {
+                    Change::Deleted(format!("0190f0a0-0000-7000-8000-{n:012}"))
+                } else {
+                    Change::Task(heavy.clone())
+                };
+                (format!("{}", 100 + n), format!("id{n:04}"), change)
+            })
+            .collect();
+        let cut = page(
+            ChangesPage {
+                changes,
+                horizon: "5000".to_owned(),
+                pruned: None,
+            },
+            &FeedPosition::start(0),
+            1000,
+            5,
+            |_| "c".repeat(200),
+        );
+        assert!(cut.has_more);
+        assert!(!cut.tasks.is_empty());
+        let written = cut.to_json().len();
+        assert!(written <= crate::domain::PAGE_BUDGET_BYTES, "{written}");
+    }
+
+    #[test]
     fn a_cursor_at_or_before_a_pruned_tombstone_has_missed_it() {
         let pruned = |xid: &str| ChangesPage {
             changes: Vec::new(),

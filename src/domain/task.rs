@@ -64,6 +64,10 @@ pub enum CompletionChange {
 /// `has_more`, and at least one task.
 pub const PAGE_BUDGET_BYTES: usize = 1 << 20;
 
+/// What a page's JSON holds besides its entries, at most: the array's closing bracket, and a
+/// feed page's `deleted` key, `cursor` (about 200 bytes) and `has_more`.
+const PAGE_ENVELOPE_BYTES: usize = 1024;
+
 /// How many of `entries`, from the first, fit a page of [`PAGE_BUDGET_BYTES`]: all of them
 /// when their bounds do, which costs a sum; otherwise they are measured exactly, by writing
 /// them. `task_of` gives an entry's task, or `None` for an entry of `other_bytes` (a feed's
@@ -73,14 +77,15 @@ pub fn fitting_page<T>(
     task_of: impl Fn(&T) -> Option<&Task>,
     other_bytes: usize,
 ) -> usize {
-    // One byte for the comma or bracket around each entry.
+    // One byte for the comma or bracket before each entry, and what surrounds the entries:
+    // the closing bracket, and a feed page's other fields and cursor.
     let bound = |entry: &T| 1 + task_of(entry).map_or(other_bytes, Task::json_bound);
-    let bounded: usize = entries.iter().map(bound).sum();
+    let bounded: usize = PAGE_ENVELOPE_BYTES + entries.iter().map(bound).sum::<usize>();
     if bounded <= PAGE_BUDGET_BYTES {
         return entries.len();
     }
     let mut scratch = Vec::new();
-    let mut used = 0;
+    let mut used = PAGE_ENVELOPE_BYTES;
     for (count, entry) in entries.iter().enumerate() {
         used += 1 + match task_of(entry) {
             Some(task) => {
@@ -195,7 +200,7 @@ mod tests {
         assert!(written.len() <= PAGE_BUDGET_BYTES, "{}", written.len());
         assert_eq!(
             fits,
-            PAGE_BUDGET_BYTES / (one.len() + 1),
+            (PAGE_BUDGET_BYTES - PAGE_ENVELOPE_BYTES) / (one.len() + 1),
             "exact, not by the bound"
         );
         let plain = vec![Task::sample("a", "1"); 1000];
