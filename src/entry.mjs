@@ -87,14 +87,31 @@ function recover() {
 }
 
 export default {
-  // The Cron Triggers' jobs (src/jobs.rs), chosen by the trigger's expression.
+  // The Cron Triggers' jobs (src/jobs.rs), chosen by the trigger's expression. Owed like a
+  // request's answer: a trap while the job waits settles its run as failed instead of leaving
+  // it hanging. A throw from the call itself, or a trap, has the next call reset the module;
+  // a job that fails (the database down) only fails its run.
   async scheduled(controller, env) {
     recover();
+    let abandon;
+    const abandoned = new Promise((resolve, reject) => {
+      abandon = () => reject(new Error('the worker failed while running the scheduled job'));
+    });
+    owed.add(abandon);
     try {
-      await wasm.scheduled(controller.cron, env);
-    } catch (error) {
-      if (error instanceof WebAssembly.RuntimeError) state.criticalError = true;
-      throw error;
+      let run;
+      try {
+        run = wasm.scheduled(controller.cron, env);
+      } catch (error) {
+        state.criticalError = true;
+        throw error;
+      }
+      await Promise.race([run, abandoned]).catch((error) => {
+        if (error instanceof WebAssembly.RuntimeError) state.criticalError = true;
+        throw error;
+      });
+    } finally {
+      owed.delete(abandon);
     }
   },
 

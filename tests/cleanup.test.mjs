@@ -1,7 +1,7 @@
 // The hourly clean-up job (src/jobs.rs, the statement in src/store/sql.rs `clean_up`), fired
 // through the `scheduled` handler as Cloudflare's Cron Trigger would fire it
 // (scripts/lib/scheduled-trigger.js, startWorkerd's `scheduled: true`):
-// - "17 * * * *" removes idempotency keys past 24 hours and tombstones past 30 days, and
+// - "17 * * * *" removes idempotency keys past 24 hours and tombstones past 31 days (the feed's 30 and a day), and
 //   keeps the fresh ones; any other expression runs nothing;
 // - per user it keeps the newest 10,000 keys and 10,000 tombstones; tombstones removed for the
 //   cap move the user's feed horizon, and a change-feed cursor from before them is then a 410
@@ -117,20 +117,20 @@ describe('the clean-up job (hyperdrive)', () => {
     return { pages, cursor };
   }
 
-  test('"17 * * * *" removes keys past 24 hours and tombstones past 30 days, keeps the fresh ones, and logs its counts', async () => {
+  test('"17 * * * *" removes keys past 24 hours and tombstones past 31 days, keeps the fresh ones, and logs its counts', async () => {
     const user = freshUserId();
     await seedKeys(user, 'expired', 3, "interval '25 hours'");
     await seedKeys(user, 'live', 2, "interval '0'");
     await seedKeys(user, 'almost', 1, "interval '23 hours'");
-    await seedTombstones(user, 3, "interval '31 days'");
+    await seedTombstones(user, 3, "interval '32 days'");
     const fresh = await seedTombstones(user, 2);
-    const almost = await seedTombstones(user, 1, "interval '29 days'");
+    const almost = await seedTombstones(user, 1, "interval '30 days 12 hours'");
 
     const line = await run(CLEANUP_CRON);
 
     assert.deepEqual(await keysOf(user), ['almost-1', 'live-1', 'live-2']);
     assert.deepEqual(await tombstonesOf(user), [...fresh.ids, ...almost.ids].sort());
-    assert.equal(await horizonOf(user), undefined, 'tombstones past their 30 days leave the feed horizon alone');
+    assert.equal(await horizonOf(user), undefined, 'tombstones past their 31 days leave the feed horizon alone');
 
     assert.equal(line.level, 'info');
     assert.equal(line.cron, CLEANUP_CRON);
@@ -142,7 +142,7 @@ describe('the clean-up job (hyperdrive)', () => {
   test('any other cron expression removes nothing, and says so in the log', async () => {
     const user = freshUserId();
     await seedKeys(user, 'expired', 1, "interval '25 hours'");
-    const old = await seedTombstones(user, 1, "interval '31 days'");
+    const old = await seedTombstones(user, 1, "interval '32 days'");
     const linesBefore = cleanupLines().length;
 
     await run('* * * * *');

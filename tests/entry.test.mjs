@@ -27,6 +27,7 @@ describe('the entry module when the wasm fails', () => {
         { name: 'index.js', type: 'esModule', path: join(ROOT, 'tests', 'fixtures', 'glue-standin.mjs') },
       ],
       vars: { ALLOWED_ORIGINS: 'https://app.example.com', CORS_ALLOW_CREDENTIALS: 'true' },
+      scheduled: true,
     });
   });
   after(() => worker?.stop());
@@ -61,6 +62,14 @@ describe('the entry module when the wasm fails', () => {
     await assertInternalError(fromElsewhere);
     assert.equal(fromElsewhere.headers.get('access-control-allow-origin'), null);
     assert.match(fromElsewhere.headers.get('x-request-id'), /^[0-9a-f]{32}$/);
+  });
+
+  test('a panic while a scheduled job waits fails that run at once instead of hanging it, and resets the module', { timeout: 10_000 }, async () => {
+    const first = await instance();
+    assert.deepEqual((await worker.runScheduled('17 * * * *')).outcome, 'ok');
+    const run = await worker.runScheduled('panic-later');
+    assert.notEqual(run.outcome, 'ok');
+    assert.equal(await instance(), first + 1);
   });
 
   for (const path of ['/panic', '/trap', '/terminated']) {

@@ -195,6 +195,9 @@ pub struct KeyCache {
     /// Whether that fetch is still under way (a request dropped mid-fetch leaves this set, so
     /// it counts only until the fetch's deadline has passed).
     in_flight: bool,
+    /// Whether the last fetch that ended failed: until the next, an unknown key is a JWKS
+    /// that cannot be had (503), not a key that does not exist (401).
+    failed: bool,
 }
 
 /// What to do about a token's `kid`.
@@ -209,6 +212,8 @@ pub enum Decision {
     Wait,
     /// The key is unknown and a refetch was made too recently.
     Unknown,
+    /// The key is unknown, and the fetch made too recently to try again failed.
+    Unavailable,
 }
 
 impl KeyCache {
@@ -229,6 +234,7 @@ impl KeyCache {
                 fallback: Some(key),
             },
             None if in_flight => Decision::Wait,
+            None if attempted_recently && self.failed => Decision::Unavailable,
             None if attempted_recently => Decision::Unknown,
             None => Decision::Fetch { fallback: None },
         };
@@ -243,6 +249,7 @@ impl KeyCache {
     /// returned.
     pub fn record(&mut self, began_ms: f64, fetched: Option<Vec<Jwk>>) {
         self.in_flight = false;
+        self.failed = fetched.is_none();
         if let Some(keys) = fetched {
             self.keys = keys;
             self.fetched_at_ms = Some(began_ms);
@@ -332,6 +339,11 @@ async fn cached_or_fetched(url: &str, kid: &str) -> Result<Jwk, JwksError> {
         match decision {
             Decision::Use(key) => return Ok(key),
             Decision::Unknown => return Err(AuthError::UnknownKey.into()),
+            Decision::Unavailable => {
+                return Err(JwksError::Unavailable(
+                    "the JWKS could not be fetched a moment ago".to_owned(),
+                ))
+            }
             // Waiting on this request's own timer: another request's I/O cannot resume it.
             // The fetch ends within its deadline, after which `decide` stops answering Wait.
             Decision::Wait => {
@@ -537,6 +549,20 @@ mod tests {
             cache.decide("ed-1", 6_001.0),
             Decision::Use(key("ed-1")),
             "a cached key needs no wait"
+        );
+    }
+
+    #[test]
+    fn while_the_jwks_is_down_an_unknown_key_is_unavailable_not_refused() {
+        let mut cache = KeyCache::default();
+        let _ = cache.decide("ed-1", 0.0);
+        assert_eq!(cache.decide("ed-1", 1.0), Decision::Wait);
+        cache.record(0.0, None);
+        assert_eq!(cache.decide("ed-1", 2.0), Decision::Unavailable);
+        fetched(&mut cache, MIN_REFETCH_MS, Some(keys()));
+        assert_eq!(
+            cache.decide("made-up", MIN_REFETCH_MS + 1.0),
+            Decision::Unknown
         );
     }
 

@@ -128,7 +128,10 @@ async fn limit(context: &Context<'_>, budget: Budget<'_>) -> Result<(), ApiError
     let limits = &context.config.limits;
     let address = || {
         let address = context.request.header("cf-connecting-ip");
-        format!("address:{}", address.as_deref().unwrap_or("unknown"))
+        format!(
+            "address:{}",
+            client_network(address.as_deref().unwrap_or("unknown"))
+        )
     };
     let (binding, key, scope) = match budget {
         Budget::User(user) => (limits.requests, format!("user:{}", user.as_str()), "user"),
@@ -141,6 +144,19 @@ async fn limit(context: &Context<'_>, budget: Budget<'_>) -> Result<(), ApiError
             retry_after: limits.period_seconds,
         }),
         Some(true) | None => Ok(()),
+    }
+}
+
+/// The network a client address speaks for: an IPv4 address itself, an IPv6 address's /64
+/// (one subscriber's, who can use any address in it), so that changing the address within
+/// it never buys a fresh budget.
+fn client_network(address: &str) -> String {
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+        _ => address.to_owned(),
     }
 }
 
@@ -164,4 +180,24 @@ pub(crate) fn content_type(request: &Incoming) -> Option<String> {
 
 pub(crate) fn header(request: &Incoming, name: &str) -> Option<String> {
     request.header(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_network;
+
+    #[test]
+    fn an_ipv6_client_is_limited_by_its_64_and_an_ipv4_one_by_its_address() {
+        assert_eq!(
+            client_network("2001:db8:1:2:aaaa::1"),
+            client_network("2001:db8:1:2:ffff:1:2:3")
+        );
+        assert_eq!(client_network("2001:db8:1:2::9"), "2001:db8:1:2::/64");
+        assert_ne!(
+            client_network("2001:db8:1:3::1"),
+            client_network("2001:db8:1:2::1")
+        );
+        assert_eq!(client_network("203.0.113.7"), "203.0.113.7");
+        assert_eq!(client_network("unknown"), "unknown");
+    }
 }

@@ -138,14 +138,18 @@ pub struct Cleanup {
 }
 
 /// The clean-up: `$1` the batch, `$2` the keys and `$3` the tombstones kept per user.
+/// An expired key is deleted only if it is still expired under its row lock: a create may
+/// have reclaimed it since the batch was chosen. Tombstones are kept a day past the feed's 30
+/// days: `deleted_at` is when the deleting transaction began, and a cursor issued while it
+/// was still running is younger than its tombstone.
 const CLEAN_UP: &str =
     "WITH expired_keys AS (DELETE FROM idempotency_keys WHERE (user_id, key) IN (\
              SELECT user_id, key FROM idempotency_keys \
              WHERE created_at < now() - interval '24 hours' ORDER BY created_at LIMIT $1::bigint) \
-             RETURNING 1), \
+             AND created_at < now() - interval '24 hours' RETURNING 1), \
              old_tombstones AS (DELETE FROM task_deletions WHERE (user_id, task_id) IN (\
              SELECT user_id, task_id FROM task_deletions \
-             WHERE deleted_at < now() - interval '30 days' ORDER BY deleted_at LIMIT $1::bigint) \
+             WHERE deleted_at < now() - interval '31 days' ORDER BY deleted_at LIMIT $1::bigint) \
              RETURNING 1), \
              excess_keys AS (DELETE FROM idempotency_keys WHERE (user_id, key) IN (\
              SELECT user_id, key FROM (SELECT user_id, key, row_number() OVER (\
@@ -155,7 +159,7 @@ const CLEAN_UP: &str =
              excess_tombstones AS (DELETE FROM task_deletions WHERE (user_id, task_id) IN (\
              SELECT user_id, task_id FROM (SELECT user_id, task_id, row_number() OVER (\
              PARTITION BY user_id ORDER BY deleted_xid DESC, task_id DESC) AS newer \
-             FROM task_deletions WHERE deleted_at >= now() - interval '30 days') AS ranked \
+             FROM task_deletions WHERE deleted_at >= now() - interval '31 days') AS ranked \
              WHERE newer > $3::bigint LIMIT $1::bigint) RETURNING user_id, deleted_xid), \
              horizons AS (INSERT INTO feed_horizons (user_id, pruned_xid) \
              SELECT user_id, max(deleted_xid) FROM excess_tombstones GROUP BY user_id \
