@@ -247,6 +247,31 @@ describe('the task quota', () => {
         assert.deepEqual(await titles(user), ['keyed', 'three', 'two']);
       });
 
+      test('a full account gets 409 for a key that expired, not that key\'s old answer', async () => {
+        const user = newUser();
+        const key = randomUUID();
+        const first = await createWithKey(user, key, 'first');
+        assert.equal(first.status, 201, first.text);
+        for (const title of ['two', 'three']) assert.equal((await api.create(user, { title })).status, 201);
+        const postgres = await sharedDatabase();
+        const { default: pg } = await import('pg');
+        const client = new pg.Client({ connectionString: postgres.url });
+        await client.connect();
+        try {
+          await client.query(
+            `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE user_id = $1 AND key = $2`,
+            [user.id, key],
+          );
+        } finally {
+          await client.end();
+        }
+        // Past its 24 hours the key is free: with room it would create; without, it is the quota.
+        const reused = assertProblem(assert, await createWithKey(user, key, 'another body'), 409);
+        assert.equal(reused.type, QUOTA_EXCEEDED);
+        const same = assertProblem(assert, await createWithKey(user, key, 'first'), 409);
+        assert.equal(same.type, QUOTA_EXCEEDED);
+      });
+
       test('the quota is per user', async () => {
         const full = newUser();
         for (let n = 0; n < 3; n += 1) await api.seed(full, { title: `t${n}` });

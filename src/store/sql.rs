@@ -213,9 +213,11 @@ pub const QUOTA_REACHED: &str = "quota-reached";
 
 /// Inserts a task under an `Idempotency-Key`, in one statement: the key is claimed (or
 /// reclaimed after 24 hours) in the `claim` CTE, the task is inserted only if the claim
-/// succeeded, and otherwise the key's earlier request is reported. Rows are laid out as the
-/// statement's [`Layout`] says (a session caller's user id first), then one of [`CREATED`],
-/// [`REPLAYED`], [`REUSED`], [`IN_PROGRESS`], then the task's columns. A concurrent request
+/// succeeded, and otherwise the key's earlier request, if it is within its 24 hours, is
+/// reported. A user without room under the quota claims nothing: [`QUOTA_REACHED`], unless
+/// the key's earlier request answers. Rows are laid out as the statement's [`Layout`] says (a
+/// session caller's user id first), then one of [`CREATED`], [`REPLAYED`], [`REUSED`],
+/// [`IN_PROGRESS`], [`QUOTA_REACHED`], then the task's columns. A concurrent request
 /// with the same key waits on the key's row; when the first commits, the claim finds it taken
 /// but the statement's snapshot cannot see it yet, which is reported as in progress.
 pub fn insert_task_once(
@@ -246,7 +248,8 @@ pub fn insert_task_once(
         "prior",
         &format!(
             "SELECT request_hash, task_id FROM idempotency_keys \
-             WHERE user_id = {user}::text AND key = {key}::text"
+             WHERE user_id = {user}::text AND key = {key}::text \
+             AND created_at >= now() - interval '24 hours'"
         ),
     );
     let nulls = ", NULL".repeat(TASK_WIDTH);
