@@ -365,13 +365,18 @@ fn neon_endpoint_for_host(host: &str) -> Result<String, ConfigError> {
 /// `NEON_HTTP_ENDPOINT` must be https, except to a loopback address (the local stand-in): the
 /// request carries the connection string with its password.
 fn checked_endpoint(endpoint: String) -> Result<String, ConfigError> {
-    if endpoint.starts_with("https://") || http_host(&endpoint).is_some_and(is_loopback) {
+    if https_or_loopback(&endpoint) {
         Ok(endpoint)
     } else {
         Err(ConfigError(
             "NEON_HTTP_ENDPOINT must be an https:// URL (plain http is accepted only to a loopback host: 127.x.x.x, localhost or [::1], without userinfo)".to_owned(),
         ))
     }
+}
+
+/// Whether a URL is https, or plain http to a loopback host (read from its authority).
+fn https_or_loopback(url: &str) -> bool {
+    url.starts_with("https://") || http_host(url).is_some_and(is_loopback)
 }
 
 /// A boolean setting: `true` or `false`, absent meaning false.
@@ -396,7 +401,7 @@ fn flag_or(
 /// In production, a URL keys are fetched from must be https (or loopback, for a local
 /// stand-in): over plain http, anyone on the path could serve their own keys.
 fn refuse_plain_http(name: &str, url: &str) -> Result<(), ConfigError> {
-    if url.starts_with("https://") || http_host(url).is_some_and(is_loopback) {
+    if https_or_loopback(url) {
         Ok(())
     } else {
         Err(ConfigError(format!(

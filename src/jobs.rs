@@ -52,19 +52,9 @@ async fn clean_up(config: &Config, env: &Env, cron: &str) -> Result<(), String> 
             .await
             .map_err(|error| format!("the clean-up failed: {error:?}"))?;
         rounds += 1;
-        total.expired_keys += cleaned.expired_keys;
-        total.old_tombstones += cleaned.old_tombstones;
-        total.excess_keys += cleaned.excess_keys;
-        total.excess_tombstones += cleaned.excess_tombstones;
-        let full = u64::from(CLEANUP.batch);
-        let more = [
-            cleaned.expired_keys,
-            cleaned.old_tombstones,
-            cleaned.excess_keys,
-            cleaned.excess_tombstones,
-        ]
-        .contains(&full);
-        if !more {
+        total.add(&cleaned);
+        // A full batch of any kind may have left more of it.
+        if !cleaned.counts().contains(&u64::from(CLEANUP.batch)) {
             break;
         }
     }

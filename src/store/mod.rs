@@ -247,9 +247,22 @@ pub struct Cleaned {
 }
 
 impl Cleaned {
-    /// Rows removed in all.
-    pub fn total(&self) -> u64 {
-        self.expired_keys + self.old_tombstones + self.excess_keys + self.excess_tombstones
+    /// The four counts, in the order of the fields.
+    pub fn counts(&self) -> [u64; 4] {
+        [
+            self.expired_keys,
+            self.old_tombstones,
+            self.excess_keys,
+            self.excess_tombstones,
+        ]
+    }
+
+    /// Adds another statement's counts to these.
+    pub fn add(&mut self, other: &Self) {
+        self.expired_keys += other.expired_keys;
+        self.old_tombstones += other.old_tombstones;
+        self.excess_keys += other.excess_keys;
+        self.excess_tombstones += other.excess_tombstones;
     }
 }
 
